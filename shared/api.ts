@@ -1,0 +1,165 @@
+// The one contract between the UI and the core. Each method names the role it needs and parses
+// its own input (throwing an AppError that names the bad field). The Electron IPC bridge and the
+// headless server's HTTP transport both dispatch through this table; nothing else crosses.
+import { z } from 'zod';
+import {
+  parseEnvironmentSpec,
+  parseEnvironmentUpdate,
+  type Environment,
+  type EnvironmentSpec,
+  type EnvironmentSpecInput,
+  type EnvironmentUpdate,
+  type EnvironmentUpdateInput,
+} from './environment';
+import { AppError } from './errors';
+import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
+import { STRATEGIES, type Selection, type SelectionOptions } from './selection';
+import { parseWith } from './validation';
+
+export const ROLES = ['viewer', 'publisher', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+interface MethodDef<In, Parsed, Out> {
+  role: Role;
+  parse: (raw: unknown) => Parsed;
+  /** Phantom fields that carry the caller's input and the result types. */
+  _in?: In;
+  _out?: Out;
+}
+
+function method<In, Out>() {
+  return <Parsed>(def: { role: Role; parse: (raw: unknown) => Parsed }): MethodDef<In, Parsed, Out> => def;
+}
+
+const none = (raw: unknown): void => {
+  if (raw !== undefined && raw !== null && !(typeof raw === 'object' && Object.keys(raw).length === 0))
+    throw new AppError('InvalidRequest', 'This method takes no input.');
+};
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function parseGuid(raw: unknown, field = 'guid'): string {
+  if (typeof raw !== 'string' || !GUID.test(raw))
+    throw new AppError('InvalidId', `${JSON.stringify(raw ?? null)} is not a valid guid (expected e.g. 3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65).`, field);
+  return raw.toLowerCase();
+}
+
+function objectInput(raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AppError('InvalidRequest', 'The input must be an object.');
+  return raw as Record<string, unknown>;
+}
+
+function onlyKeys(obj: Record<string, unknown>, allowed: string[]): void {
+  const extra = Object.keys(obj).find((k) => !allowed.includes(k));
+  if (extra !== undefined) throw new AppError('InvalidRequest', `Unknown field "${extra}".`, extra);
+}
+
+const selectInputSchema = z.strictObject({
+  manifest: z.unknown(),
+  content: z
+    .strictObject({ default_environment_guid: z.string().nullish(), default_image_name: z.string().nullish() })
+    .optional(),
+  versionMatching: z
+    .strictObject({ r: z.enum(STRATEGIES).optional(), python: z.enum(STRATEGIES).optional(), quarto: z.enum(STRATEGIES).optional(), nodejs: z.enum(STRATEGIES).optional() })
+    .optional(),
+});
+
+export interface SelectInput {
+  /** The manifest as an object, or the text of manifest.json. */
+  manifest: unknown;
+  content?: ContentDefaults;
+  versionMatching?: SelectionOptions['versionMatching'];
+}
+
+export interface ImportResult {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+}
+
+export interface AppInfo {
+  version: string;
+  mode: 'desktop' | 'server';
+  database: { kind: 'sqlite' | 'postgres'; location: string };
+  environmentsFile: string | null;
+  user: { name: string; role: Role };
+}
+
+export const api = {
+  'app.info': method<void, AppInfo>()({ role: 'viewer', parse: none }),
+
+  'environments.list': method<void, Environment[]>()({ role: 'publisher', parse: none }),
+  'environments.get': method<{ guid: string }, Environment>()({
+    role: 'publisher',
+    parse: (raw) => {
+      const o = objectInput(raw);
+      onlyKeys(o, ['guid']);
+      return { guid: parseGuid(o.guid) };
+    },
+  }),
+  'environments.create': method<EnvironmentSpecInput, Environment>()({ role: 'admin', parse: parseEnvironmentSpec }),
+  'environments.update': method<{ guid: string; spec: EnvironmentUpdateInput }, Environment>()({
+    role: 'admin',
+    parse: (raw): { guid: string; spec: EnvironmentUpdate } => {
+      const o = objectInput(raw);
+      onlyKeys(o, ['guid', 'spec']);
+      return { guid: parseGuid(o.guid), spec: parseEnvironmentUpdate(o.spec) };
+    },
+  }),
+  'environments.delete': method<{ guid: string }, void>()({
+    role: 'admin',
+    parse: (raw) => {
+      const o = objectInput(raw);
+      onlyKeys(o, ['guid']);
+      return { guid: parseGuid(o.guid) };
+    },
+  }),
+  'environments.exportYaml': method<void, { yaml: string }>()({ role: 'publisher', parse: none }),
+  'environments.importYaml': method<{ yaml: string }, ImportResult>()({
+    role: 'admin',
+    parse: (raw) => parseWith(z.strictObject({ yaml: z.string().max(5_000_000) }), raw),
+  }),
+  'environments.select': method<SelectInput, Selection>()({
+    role: 'publisher',
+    parse: (raw): { manifest: Manifest; content: ContentDefaults; options: SelectionOptions } => {
+      const input = parseWith(selectInputSchema, raw);
+      let manifest = input.manifest;
+      if (typeof manifest === 'string') {
+        try {
+          manifest = JSON.parse(manifest);
+        } catch (e) {
+          throw new AppError('InvalidManifest', `manifest.json is not valid JSON: ${(e as Error).message}`, 'manifest');
+        }
+      }
+      return { manifest: parseManifest(manifest), content: input.content ?? {}, options: { versionMatching: input.versionMatching } };
+    },
+  }),
+};
+
+export type Api = typeof api;
+export type MethodName = keyof Api;
+export type MethodInput<M extends MethodName> = Api[M] extends MethodDef<infer I, unknown, unknown> ? I : never;
+export type MethodOutput<M extends MethodName> = Api[M] extends MethodDef<unknown, unknown, infer O> ? O : never;
+export type ParsedInput<M extends MethodName> = ReturnType<Api[M]['parse']>;
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(api, name);
+}
+
+/** Events pushed from the core to every connected UI. */
+export interface ApiEvents {
+  'environments.changed': { action: 'created' | 'updated' | 'deleted' | 'imported' | 'synced'; guids: string[] };
+}
+export type EventName = keyof ApiEvents;
+export const EVENT_NAMES: EventName[] = ['environments.changed'];
+
+/** What the preload bridge exposes as window.offhost, and what the HTTP client implements too. */
+export interface Transport {
+  call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  subscribe<E extends EventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void;
+}
+
+export type { EnvironmentSpec };

@@ -1,0 +1,51 @@
+// The audit log: who changed what, when, with the object before and after.
+import type { Kysely } from 'kysely';
+import type { Database } from './schema';
+
+export interface AuditEntry {
+  id: number;
+  time: string;
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  before: unknown;
+  after: unknown;
+}
+
+export const auditRepo = {
+  async record(
+    db: Kysely<Database>,
+    entry: { actor: string; action: string; targetType: string; targetId: string; before?: unknown; after?: unknown; time: string },
+  ): Promise<void> {
+    await db
+      .insertInto('audit_log')
+      .values({
+        time: entry.time,
+        actor: entry.actor,
+        action: entry.action,
+        target_type: entry.targetType,
+        target_id: entry.targetId,
+        before: entry.before === undefined ? null : JSON.stringify(entry.before),
+        after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      })
+      .execute();
+  },
+
+  async list(db: Kysely<Database>, filter: { targetType?: string; targetId?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    let q = db.selectFrom('audit_log').selectAll();
+    if (filter.targetType) q = q.where('target_type', '=', filter.targetType);
+    if (filter.targetId) q = q.where('target_id', '=', filter.targetId);
+    const rows = await q.orderBy('id', 'desc').limit(filter.limit ?? 100).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      time: r.time,
+      actor: r.actor,
+      action: r.action,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      before: r.before === null ? null : JSON.parse(r.before),
+      after: r.after === null ? null : JSON.parse(r.after),
+    }));
+  },
+};

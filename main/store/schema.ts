@@ -1,0 +1,58 @@
+// Table shapes as Kysely sees them. JSON is stored as text so one schema serves SQLite and PostgreSQL.
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface EnvironmentsTable {
+  id: Generated<number>;
+  guid: string;
+  name: string;
+  title: string;
+  description: string;
+  matching: string;
+  supervisor: string | null;
+  /** JSON: { r: Installation[], python: [...], quarto, tensorflow, nodejs } */
+  installations: string;
+  /** JSON: VolumeMount[] */
+  volume_mounts: string;
+  managed_by: string | null;
+  created_time: string;
+  updated_time: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  time: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  /** First characters of the key, so a person can tell keys apart; not a secret. */
+  prefix: string;
+  key_hash: string;
+  role: string;
+  created_by: string;
+  created_time: string;
+  last_used_time: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  environments: EnvironmentsTable;
+  audit_log: AuditLogTable;
+  api_keys: ApiKeysTable;
+  settings: SettingsTable;
+}
+
+export type EnvironmentRow = Selectable<EnvironmentsTable>;
+export type NewEnvironmentRow = Insertable<EnvironmentsTable>;
+export type EnvironmentRowUpdate = Updateable<EnvironmentsTable>;

@@ -1,0 +1,47 @@
+// The implementation of shared/api.ts. Transports call dispatch(); it checks the method, the
+// caller's role and the input before a handler runs.
+import { api, isMethodName, roleAllows, type AppInfo, type MethodName, type MethodOutput, type ParsedInput, type Role } from '../../shared/api';
+import { AppError } from '../../shared/errors';
+import { describeDatabase } from '../config';
+import type { Core } from '../core';
+import { APP_VERSION } from '../version';
+
+export interface CallContext {
+  /** Who is asking, for the audit log: "console", "desktop", "api-key:ci (#3)". */
+  actor: string;
+  role: Role;
+}
+
+export type Handlers = {
+  [M in MethodName]: (input: ParsedInput<M>, ctx: CallContext) => Promise<MethodOutput<M>>;
+};
+
+export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments'>, mode: AppInfo['mode']): Handlers {
+  const envs = core.environments;
+  return {
+    'app.info': async (_input, ctx) => ({
+      version: APP_VERSION,
+      mode,
+      database: { kind: core.store.dialect, location: describeDatabase(core.config.database) },
+      environmentsFile: core.config.environmentsFile,
+      user: { name: ctx.actor, role: ctx.role },
+    }),
+    'environments.list': () => envs.list(),
+    'environments.get': ({ guid }) => envs.get(guid),
+    'environments.create': (spec, ctx) => envs.create(spec, ctx.actor),
+    'environments.update': ({ guid, spec }, ctx) => envs.update(guid, spec, ctx.actor),
+    'environments.delete': ({ guid }, ctx) => envs.remove(guid, ctx.actor),
+    'environments.exportYaml': async () => ({ yaml: await envs.exportYaml() }),
+    'environments.importYaml': ({ yaml }, ctx) => envs.importYaml(yaml, ctx.actor),
+    'environments.select': ({ manifest, content, options }) => envs.select(manifest, content, options),
+  };
+}
+
+export async function dispatch(handlers: Handlers, method: unknown, raw: unknown, ctx: CallContext): Promise<unknown> {
+  if (!isMethodName(method)) throw new AppError('EndpointNotFound', `There is no API method ${JSON.stringify(method)}.`);
+  const def = api[method];
+  if (!roleAllows(ctx.role, def.role)) throw new AppError('Forbidden', `This needs the ${def.role} role; you have ${ctx.role}.`);
+  const input = def.parse(raw);
+  const handler = handlers[method] as (input: unknown, ctx: CallContext) => Promise<unknown>;
+  return handler(input, ctx);
+}

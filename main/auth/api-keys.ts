@@ -1,0 +1,80 @@
+// API keys for scripts: random, shown once, stored as a SHA-256 hash (they carry 256 bits of
+// entropy, so a slow password hash would add nothing but latency to every request).
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { ROLES, type Role } from '../../shared/api';
+import type { Database } from '../store/schema';
+
+const KEY_PREFIX = 'ohk_';
+
+export interface ApiKeyInfo {
+  id: number;
+  name: string;
+  prefix: string;
+  role: Role;
+  createdBy: string;
+  createdTime: string;
+  lastUsedTime: string | null;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+export class ApiKeys {
+  /** Avoid a write per request: last_used_time is refreshed at most this often. */
+  private readonly touchedAt = new Map<number, number>();
+
+  constructor(private readonly db: Kysely<Database>, private readonly now = () => new Date()) {}
+
+  async create(name: string, role: Role, createdBy: string): Promise<{ key: string; info: ApiKeyInfo }> {
+    if (!name.trim()) throw new Error('An API key needs a name.');
+    if (!isRole(role)) throw new Error(`Role must be one of ${ROLES.join(', ')}.`);
+    const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+    const created = this.now().toISOString();
+    const row = await this.db
+      .insertInto('api_keys')
+      .values({ name: name.trim(), prefix: key.slice(0, 10), key_hash: hashKey(key), role, created_by: createdBy, created_time: created })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { key, info: { id: row.id, name: name.trim(), prefix: key.slice(0, 10), role, createdBy, createdTime: created, lastUsedTime: null } };
+  }
+
+  async verify(key: string): Promise<ApiKeyInfo | undefined> {
+    if (!key.startsWith(KEY_PREFIX) || key.length > 200) return undefined;
+    const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashKey(key)).executeTakeFirst();
+    if (!row) return undefined;
+    const now = this.now();
+    if (now.getTime() - (this.touchedAt.get(row.id) ?? 0) > 60_000) {
+      this.touchedAt.set(row.id, now.getTime());
+      await this.db.updateTable('api_keys').set({ last_used_time: now.toISOString() }).where('id', '=', row.id).execute();
+    }
+    return toInfo(row);
+  }
+
+  async list(): Promise<ApiKeyInfo[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('id').execute();
+    return rows.map(toInfo);
+  }
+
+  async revoke(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('api_keys').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+}
+
+function toInfo(row: { id: number; name: string; prefix: string; role: string; created_by: string; created_time: string; last_used_time: string | null }): ApiKeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    role: row.role as Role,
+    createdBy: row.created_by,
+    createdTime: row.created_time,
+    lastUsedTime: row.last_used_time,
+  };
+}

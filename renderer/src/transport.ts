@@ -1,0 +1,80 @@
+// The renderer's only way to the core, chosen once at start-up: Electron's preload bridge when it
+// is there, otherwise HTTP + Server-Sent Events against the headless server that served this page.
+import type { ApiEvents, EventName, MethodInput, MethodName, MethodOutput, Transport } from '../../shared/api';
+import { AppError, type ErrorBody } from '../../shared/errors';
+
+interface Envelope {
+  result?: unknown;
+  error?: ErrorBody;
+}
+
+interface Bridge {
+  call(method: string, input: unknown): Promise<Envelope>;
+  subscribe(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+declare global {
+  interface Window {
+    offhost?: Bridge;
+  }
+}
+
+function unwrap<T>(envelope: Envelope): T {
+  if (envelope.error) throw AppError.fromBody(envelope.error);
+  return envelope.result as T;
+}
+
+function bridgeTransport(bridge: Bridge): Transport {
+  return {
+    call: async (method, input) => unwrap(await bridge.call(method, input)),
+    subscribe: (event, listener) => bridge.subscribe(event, listener as (p: unknown) => void),
+  };
+}
+
+function httpTransport(): Transport {
+  let source: EventSource | undefined;
+  const listeners = new Map<EventName, Set<(payload: never) => void>>();
+  const ensureSource = (event: EventName) => {
+    source ??= new EventSource('api/events');
+    if (listeners.has(event)) return;
+    listeners.set(event, new Set());
+    source.addEventListener(event, (e) => {
+      const payload = JSON.parse((e as MessageEvent<string>).data) as never;
+      for (const l of listeners.get(event) ?? []) l(payload);
+    });
+  };
+  return {
+    async call(method, input) {
+      const res = await fetch(`api/call/${method}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(input ?? {}),
+        credentials: 'same-origin',
+      });
+      let body: Envelope;
+      try {
+        body = (await res.json()) as Envelope;
+      } catch {
+        throw new AppError('Internal', `The server answered ${res.status} without JSON.`);
+      }
+      if (res.status === 401) window.dispatchEvent(new Event('offhost:signed-out'));
+      return unwrap(body);
+    },
+    subscribe(event, listener) {
+      ensureSource(event);
+      const set = listeners.get(event)!;
+      set.add(listener as (payload: never) => void);
+      return () => set.delete(listener as (payload: never) => void);
+    },
+  };
+}
+
+export const transport: Transport = window.offhost ? bridgeTransport(window.offhost) : httpTransport();
+
+export function call<M extends MethodName>(method: M, ...input: MethodInput<M> extends void ? [] : [MethodInput<M>]): Promise<MethodOutput<M>> {
+  return transport.call(method, input[0] as MethodInput<M>);
+}
+
+export function subscribe<E extends EventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void {
+  return transport.subscribe(event, listener);
+}

@@ -33,7 +33,7 @@ export const DEFAULT_VERSION_MATCHING: Record<MatchedLanguage, Strategy> = {
   r: 'nearest',
   python: 'major-minor',
   quarto: 'nearest',
-  nodejs: 'major-minor',
+  nodejs: 'nearest',
 };
 
 export type SelectionStep = 'manifest-identifier' | 'manifest-image' | 'content-environment' | 'content-image' | 'automatic';

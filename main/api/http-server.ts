@@ -49,7 +49,7 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
   });
   await app.register(fastifyCookie);
   // Our own JSON parser, so a bad body gets JSON.parse's own explanation (with its position).
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     if (body === '') return done(null, undefined);
     try {

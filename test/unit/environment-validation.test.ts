@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import { imageReferenceProblem, parseEnvironmentSpec, parseEnvironmentSpecList, parseEnvironmentUpdate } from '../../shared/environment';
+import { AppError, type ErrorCode } from '../../shared/errors';
+
+const valid = () => ({
+  name: 'ghcr.io/rstudio/content-base:r4.3.1-py3.11.9-jammy',
+  title: 'R 4.3 / Python 3.11',
+  r: { installations: [{ version: '4.3.1', path: '/opt/R/4.3.1/bin/R' }] },
+  python: { installations: [{ version: '3.11.9', path: '/opt/python/3.11.9/bin/python3' }] },
+});
+
+function errorOf(input: unknown, parse: (i: unknown) => unknown = parseEnvironmentSpec): AppError {
+  try {
+    parse(input);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
+  }
+  throw new Error('expected a validation error');
+}
+
+function expectError(input: unknown, code: ErrorCode, field: string | undefined, message?: RegExp) {
+  const e = errorOf(input);
+  expect(e.code).toBe(code);
+  expect(e.field).toBe(field);
+  if (message) expect(e.message).toMatch(message);
+}
+
+describe('a valid environment', () => {
+  it('is normalised with defaults', () => {
+    const spec = parseEnvironmentSpec(valid());
+    expect(spec).toMatchObject({ matching: 'any', description: '', supervisor: null, cluster_name: 'Kubernetes', volume_mounts: [] });
+    expect(spec.quarto).toEqual({ installations: [] });
+    expect(spec.tensorflow).toEqual({ installations: [] });
+    expect(spec.nodejs).toEqual({ installations: [] });
+  });
+
+  it('accepts installations: null and a null runtime, as Connect returns them', () => {
+    const spec = parseEnvironmentSpec({ ...valid(), quarto: { installations: null }, tensorflow: null });
+    expect(spec.quarto.installations).toEqual([]);
+    expect(spec.tensorflow.installations).toEqual([]);
+  });
+
+  it('trims the title', () => {
+    expect(parseEnvironmentSpec({ ...valid(), title: '  Base  ' }).title).toBe('Base');
+  });
+});
+
+describe('title', () => {
+  it.each([
+    [undefined, /required/],
+    [null, /required/],
+    ['', /required/],
+    ['   ', /required/],
+    ['x'.repeat(65), /65 characters long; the limit is 64/],
+    [42, /must be text/],
+  ])('%j is rejected', (title, message) => {
+    expectError({ ...valid(), title }, 'InvalidEnvironmentTitle', 'title', message);
+  });
+  it('allows 64 characters, counting emoji as one', () => {
+    expect(parseEnvironmentSpec({ ...valid(), title: 'x'.repeat(64) }).title).toHaveLength(64);
+    expect(parseEnvironmentSpec({ ...valid(), title: '🚀'.repeat(64) }).title).toBe('🚀'.repeat(64));
+  });
+});
+
+describe('description', () => {
+  it('is limited to 4096 characters', () => {
+    expect(parseEnvironmentSpec({ ...valid(), description: 'd'.repeat(4096) }).description).toHaveLength(4096);
+    expectError({ ...valid(), description: 'd'.repeat(4097) }, 'InvalidEnvironmentDescription', 'description', /4097 characters long; the limit is 4096/);
+  });
+  it('null means empty', () => {
+    expect(parseEnvironmentSpec({ ...valid(), description: null }).description).toBe('');
+  });
+  it('must be text', () => {
+    expectError({ ...valid(), description: ['a'] }, 'InvalidEnvironmentDescription', 'description', /must be text/);
+  });
+});
+
+describe('name (the image)', () => {
+  it.each([
+    'python',
+    'python:3.12',
+    'ubuntu@sha256:' + 'a'.repeat(64),
+    'ghcr.io/org/image:tag',
+    'registry.example.com:5000/team/sub/image:1.0-rc.1',
+    'localhost:5000/img',
+    '127.0.0.1:5000/img:latest',
+    'docker.io/library/r-base:4.3.1',
+    'my_registry.local/a__b/c-d.e:v_1',
+    'Registry.Example.com/img',
+  ])('%s is a valid reference', (name) => {
+    expect(imageReferenceProblem(name)).toBeUndefined();
+    expect(parseEnvironmentSpec({ ...valid(), name }).name).toBe(name);
+  });
+
+  it.each([
+    [undefined, /required/],
+    ['', /required/],
+    ['bad image', /must not contain spaces/],
+    ['ghcr.io/Org/Image', /must be lower case/],
+    ['UPPER', /must be lower case/],
+    [' ghcr.io/a', /leading or trailing spaces/],
+    ['ghcr.io/a:', /not a valid image reference/],
+    ['ghcr.io/a:-tag', /not a valid image reference/],
+    ['ghcr.io//a', /not a valid image reference/],
+    ['a@sha256:short', /not a valid image reference/],
+    ['a'.repeat(256), /longer than 255/],
+    [7, /must be text/],
+  ])('%j is rejected', (name, message) => {
+    expectError({ ...valid(), name }, 'InvalidEnvironmentName', 'name', message);
+  });
+});
+
+describe('cluster_name and matching', () => {
+  it('cluster_name may be omitted or "Kubernetes", nothing else', () => {
+    expect(parseEnvironmentSpec({ ...valid(), cluster_name: 'Kubernetes' }).cluster_name).toBe('Kubernetes');
+    expectError({ ...valid(), cluster_name: 'Local' }, 'InvalidEnvironmentClusterName', 'cluster_name', /must be "Kubernetes"/);
+  });
+  it.each(['any', 'exact', 'none'])('matching %s is accepted', (matching) => {
+    expect(parseEnvironmentSpec({ ...valid(), matching }).matching).toBe(matching);
+  });
+  it.each(['some', 'ANY', '', 3])('matching %j is rejected', (matching) => {
+    expectError({ ...valid(), matching }, 'InvalidEnvironmentMatching', 'matching', /must be "any", "exact" or "none"/);
+  });
+});
+
+describe('installations', () => {
+  const withR = (inst: unknown) => ({ ...valid(), r: { installations: [inst] } });
+
+  it.each(['4.3', '4.3.1', '1.5.57', '4.4.0-devel', '3.13.0rc1'])('version %s is accepted', (version) => {
+    expect(parseEnvironmentSpec(withR({ version, path: '/opt/R/bin/R' })).r.installations[0]!.version).toBe(version);
+  });
+
+  it.each(['4', '4.x', 'latest', 'v4.3.1', '', '4.3.1.2.5'])('version %j is rejected', (version) => {
+    expectError(withR({ version, path: '/opt/R/bin/R' }), 'InvalidInstallationVersion', 'r.installations[0].version', /not a version/);
+  });
+
+  it('a missing version or path says so', () => {
+    expectError(withR({ path: '/opt/R/bin/R' }), 'InvalidInstallationVersion', 'r.installations[0].version', /needs a "version"/);
+    expectError(withR({ version: '4.3.1' }), 'InvalidInstallationPath', 'r.installations[0].path', /needs a "path"/);
+  });
+
+  it.each([
+    ['R', /absolute path/],
+    ['bin/R', /absolute path/],
+    ['', /required/],
+    ['/opt/../R', /"\." or "\.\." segments/],
+    ['/opt/R\nbin', /control characters/],
+  ])('path %j is rejected', (path, message) => {
+    expectError(withR({ version: '4.3.1', path }), 'InvalidInstallationPath', 'r.installations[0].path', message);
+  });
+
+  it('the same version twice is rejected', () => {
+    const input = { ...valid(), python: { installations: [{ version: '3.11.9', path: '/a' }, { version: '3.11.9', path: '/b' }] } };
+    expectError(input, 'InvalidInstallationVersion', 'python.installations[1].version', /listed twice/);
+  });
+
+  it('unknown fields in an installation are rejected', () => {
+    expectError(withR({ version: '4.3.1', path: '/r', arch: 'x86' }), 'InvalidRequest', 'r.installations[0].arch', /Unknown field "r.installations\[0\].arch"/);
+  });
+
+  it('reports the right code for each language', () => {
+    for (const lang of ['python', 'quarto', 'tensorflow', 'nodejs']) {
+      const e = errorOf({ ...valid(), [lang]: { installations: [{ version: 'x', path: '/p' }] } });
+      expect(e.field).toBe(`${lang}.installations[0].version`);
+      expect(e.code).toBe('InvalidInstallationVersion');
+    }
+  });
+});
+
+describe('supervisor', () => {
+  it.each(['a\tb', 'a\nb', 'a\bb', 'a\fb', 'a\rb'])('%j is rejected', (supervisor) => {
+    expectError({ ...valid(), supervisor }, 'InvalidEnvironmentSupervisor', 'supervisor', /control characters/);
+  });
+  it('blank means none', () => {
+    expect(parseEnvironmentSpec({ ...valid(), supervisor: '  ' }).supervisor).toBeNull();
+    expect(parseEnvironmentSpec({ ...valid(), supervisor: '/usr/local/bin/wrap --quiet' }).supervisor).toBe('/usr/local/bin/wrap --quiet');
+  });
+});
+
+describe('volume mounts', () => {
+  const mount = (source: unknown, target: unknown = { path: '/mnt/data' }) => ({ ...valid(), volume_mounts: [{ source, target }] });
+
+  it('accepts NFS and PVC sources; read_only defaults to false', () => {
+    const spec = parseEnvironmentSpec({
+      ...valid(),
+      volume_mounts: [
+        { source: { volume_type: 'nfs', nfs_host: 'nfs.example.com', nfs_export_path: '/exports/data' }, target: { path: '/mnt/nfs', read_only: true } },
+        { source: { volume_type: 'pvc', pvc_name: 'shared-data', nfs_host: '', nfs_export_path: null }, target: { path: '/mnt/pvc' } },
+      ],
+    });
+    expect(spec.volume_mounts).toEqual([
+      { source: { volume_type: 'nfs', nfs_host: 'nfs.example.com', nfs_export_path: '/exports/data' }, target: { path: '/mnt/nfs', read_only: true } },
+      { source: { volume_type: 'pvc', pvc_name: 'shared-data' }, target: { path: '/mnt/pvc', read_only: false } },
+    ]);
+  });
+
+  it.each([
+    [{ volume_type: 'smb' }, 'volume_mounts[0].source.volume_type', /"nfs".*or "pvc"/],
+    [{ volume_type: 'nfs', nfs_export_path: '/e' }, 'volume_mounts[0].source.nfs_host', /required/],
+    [{ volume_type: 'nfs', nfs_host: 'bad host!', nfs_export_path: '/e' }, 'volume_mounts[0].source.nfs_host', /host name or IP/],
+    [{ volume_type: 'nfs', nfs_host: 'h', nfs_export_path: 'exports' }, 'volume_mounts[0].source.nfs_export_path', /absolute path/],
+    [{ volume_type: 'pvc', pvc_name: 'Bad_Name' }, 'volume_mounts[0].source.pvc_name', /Kubernetes name/],
+    [{ volume_type: 'pvc' }, 'volume_mounts[0].source.pvc_name', /required/],
+    [{ volume_type: 'pvc', pvc_name: 'ok', nfs_host: 'h' }, 'volume_mounts[0].source.nfs_host', undefined],
+  ])('source %j is rejected', (source, field, message) => {
+    const e = errorOf(mount(source));
+    expect(e.code).toBe('InvalidEnvironmentVolume');
+    expect(e.field).toBe(field);
+    if (message) expect(e.message).toMatch(message);
+  });
+
+  it.each([
+    [{ path: 'data' }, /absolute path/],
+    [{ path: '/' }, /cannot be mounted over "\/"/],
+    [{ path: '/opt/offhost/lib' }, /reserved/],
+    [{ path: '/mnt/x', read_only: 'yes' }, /true or false/],
+  ])('target %j is rejected', (target, message) => {
+    const e = errorOf(mount({ volume_type: 'pvc', pvc_name: 'data' }, target));
+    expect(e.code).toBe('InvalidEnvironmentVolume');
+    expect(e.field).toMatch(/^volume_mounts\[0\]\.target\./);
+    expect(e.message).toMatch(message);
+  });
+
+  it('two mounts at one path are rejected', () => {
+    const m = { source: { volume_type: 'pvc', pvc_name: 'data' }, target: { path: '/mnt/a' } };
+    expectError({ ...valid(), volume_mounts: [m, m] }, 'InvalidEnvironmentVolume', 'volume_mounts[1].target.path', /Two volumes are mounted at \/mnt\/a/);
+  });
+});
+
+describe('the request as a whole', () => {
+  it('rejects unknown fields, naming them', () => {
+    expectError({ ...valid(), colour: 'blue' }, 'InvalidRequest', 'colour', /Unknown field "colour"/);
+  });
+
+  it('rejects a non-object body', () => {
+    expectError(null, 'InvalidRequest', undefined, /must be an object, not null/);
+    expectError([], 'InvalidRequest', undefined, /must be an object, not a list/);
+  });
+
+  it('reports every problem at once, first one on top', () => {
+    const e = errorOf({ name: 'Bad Image', title: '', matching: 'x', r: { installations: [{ version: 'v', path: 'p' }] } });
+    expect(e.details?.map((d) => [d.code, d.field])).toEqual([
+      ['InvalidEnvironmentName', 'name'],
+      ['InvalidEnvironmentTitle', 'title'],
+      ['InvalidEnvironmentMatching', 'matching'],
+      ['InvalidInstallationVersion', 'r.installations[0].version'],
+      ['InvalidInstallationPath', 'r.installations[0].path'],
+    ]);
+  });
+});
+
+describe('updates', () => {
+  it('accept name and the read-only fields a client echoes back, and drop the latter', () => {
+    const u = parseEnvironmentUpdate({ title: 'T', name: 'img', guid: 'g', id: '3', created_time: 'x', updated_time: 'y', environment_type: 'Kubernetes', managed_by: null });
+    expect(u).toMatchObject({ title: 'T', name: 'img' });
+    expect(u).not.toHaveProperty('guid');
+    expect(u).not.toHaveProperty('created_time');
+  });
+
+  it('validate like creation', () => {
+    const e = errorOf({ title: '' }, parseEnvironmentUpdate);
+    expect([e.code, e.field]).toEqual(['InvalidEnvironmentTitle', 'title']);
+    const u = errorOf({ title: 'T', size: 3 }, parseEnvironmentUpdate);
+    expect([u.code, u.field]).toEqual(['InvalidRequest', 'size']);
+  });
+});
+
+describe('lists (the YAML file)', () => {
+  it('prefix errors with the entry', () => {
+    const e = errorOf([valid(), { ...valid(), name: 'other', python: { installations: [{ version: '3', path: '/p' }] } }], parseEnvironmentSpecList);
+    expect(e.code).toBe('InvalidInstallationVersion');
+    expect(e.field).toBe('[1].python.installations[0].version');
+  });
+  it('must be a list', () => {
+    expect(errorOf({ a: 1 }, parseEnvironmentSpecList).message).toMatch(/Expected a list of environments/);
+  });
+});

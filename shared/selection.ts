@@ -79,7 +79,10 @@ export type Selection =
       ok: false;
       step: SelectionStep | 'manifest';
       requirements: Requirement[];
+      /** The whole story in one paragraph, candidates included (for logs and API clients). */
       message: string;
+      /** The same without the per-candidate part, for a UI that lists the candidates itself. */
+      summary: string;
       candidates: CandidateReport[];
     };
 
@@ -240,7 +243,8 @@ export function selectEnvironment(
   try {
     reqs = requirementsOf(manifest, options);
   } catch (e) {
-    return { ok: false, step: 'manifest', requirements: [], message: (e as Error).message, candidates: [] };
+    const message = (e as Error).message;
+    return { ok: false, step: 'manifest', requirements: [], message, summary: message, candidates: [] };
   }
   const needs = reqs.length ? reqs.map(describeRequirement).join(', ') : 'no particular runtime';
   const target = pickTarget(manifest, content);
@@ -282,7 +286,8 @@ export function selectEnvironment(
   const candidates = evaluated.map(report);
   if (fits.length === 0) {
     const lines = candidates.map((c) => `${envLabel(environments.find((e) => e.guid === c.guid)!)} offers ${offersText(c)}: ${c.problems.join('; ')}.`);
-    return fail(`No environment can run this content: it needs ${needs}. ${why} ${lines.join(' ')}`, pool, candidates);
+    const summary = `No environment can run this content: it needs ${needs}. ${why}`;
+    return fail(`${summary} ${lines.join(' ')}`, pool, candidates, summary);
   }
 
   const best = fits[0]!;
@@ -299,8 +304,8 @@ export function selectEnvironment(
   }
   return { ok: true, environment: best.env, step: target.step, requirements: reqs, matches: best.matches, reasons, candidates };
 
-  function fail(message: string, envs: Environment[], reports = envs.map((e) => report(evaluate(e, reqs)))): Selection {
-    return { ok: false, step: target.step, requirements: reqs, message, candidates: reports };
+  function fail(message: string, envs: Environment[], reports = envs.map((e) => report(evaluate(e, reqs))), summary = message): Selection {
+    return { ok: false, step: target.step, requirements: reqs, message, summary, candidates: reports };
   }
 }
 

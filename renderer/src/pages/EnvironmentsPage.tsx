@@ -59,8 +59,8 @@ export function EnvironmentsPage() {
 
       {error && <div className="banner error">Could not load environments: {error}</div>}
       {notice && (
-        <div className={`banner ${notice.kind}`} role="status">
-          {notice.text}{' '}
+        <div className={`banner dismissable ${notice.kind}`} role="status">
+          <span>{notice.text}</span>
           <button className="ghost small" onClick={() => setNotice(undefined)} aria-label="Dismiss">
             ✕
           </button>

@@ -110,13 +110,13 @@ export function SelectionTester(props: { environments: Environment[]; onClose: (
             <div className="result-card fail" data-testid="selection-result">
               <div className="hint">Failed at {STEP_LABELS[result.step]}</div>
               <h2 style={{ margin: '4px 0' }}>No environment fits</h2>
-              <p>{result.message}</p>
+              <p>{result.summary}</p>
             </div>
           )}
           {result && result.candidates.length > 0 && (
             <div style={{ marginTop: 12 }}>
               <h3>Candidates</h3>
-              <table>
+              <table className="candidates">
                 <tbody>
                   {result.candidates.map((c) => (
                     <tr key={c.guid}>

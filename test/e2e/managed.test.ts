@@ -1,0 +1,40 @@
+// Environments from the declarative file show as managed and cannot be edited in the UI.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchBrowser, screenshot, serve, type Served } from './harness';
+
+let served: Served;
+let browser: Browser;
+let page: Page;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-e2e-file-'));
+const file = path.join(dir, 'environments.yaml');
+
+beforeAll(async () => {
+  fs.writeFileSync(file, '- name: ghcr.io/org/from-file:1\n  title: From the file\n  matching: exact\n  r: { installations: [{ version: 4.4.1, path: /opt/R/4.4.1/bin/R }] }\n');
+  served = await serve({ OFFHOST_ENVIRONMENTS_FILE: file, PGHOST: '', PGDATABASE: '' });
+  browser = await launchBrowser();
+  page = await (await browser.newContext({ viewport: { width: 1360, height: 700 } })).newPage();
+  await page.goto(served.loginUrl);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('marks file-managed environments and disables editing them; edits to the file show up live', async () => {
+  const row = page.locator('tbody tr', { hasText: 'From the file' });
+  await row.waitFor();
+  expect(await row.locator('.badge.managed').textContent()).toBe('managed');
+  expect(await row.locator('.badge.managed').getAttribute('title')).toBe(`Defined in ${file}; change it there.`);
+  expect(await row.getByRole('button', { name: 'Edit' }).isDisabled()).toBe(true);
+  expect(await row.getByRole('button', { name: 'Delete' }).isDisabled()).toBe(true);
+  await screenshot(page, '11-managed');
+
+  fs.writeFileSync(file, '- name: ghcr.io/org/from-file:1\n  title: Renamed in the file\n');
+  await page.locator('tbody tr', { hasText: 'Renamed in the file' }).waitFor({ timeout: 10_000 });
+});

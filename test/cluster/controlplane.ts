@@ -236,7 +236,14 @@ function binary(ctx: Pick<Ctx, 'bin'>, name: string): string {
   return path.join(ctx.bin, name);
 }
 
-function startProcess(ctx: Ctx, c: Component, exe: string, args: string[]): number {
+/** Extra arguments for one component, e.g. OFFHOST_CLUSTER_ARGS_KUBE_APISERVER="--v=4". */
+export function extraArgsVar(c: Component): string {
+  return `OFFHOST_CLUSTER_ARGS_${c.toUpperCase().replaceAll('-', '_')}`;
+}
+
+function startProcess(ctx: Ctx, c: Component, exe: string, baseArgs: string[]): number {
+  const extra = process.env[extraArgsVar(c)]?.trim();
+  const args = extra ? [...baseArgs, ...extra.split(/\s+/)] : baseArgs;
   const logFile = path.join(ctx.paths.logs, `${c}.log`);
   const out = fs.openSync(logFile, 'w');
   fs.writeSync(out, `# ${new Date().toISOString()} ${exe} ${args.join(' ')}\n`);
@@ -669,11 +676,12 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
   } catch (err) {
     const c = err instanceof ComponentFailed ? err.component : null;
     const tail = c ? logTail(settings.stateDir, c) : '';
-    log(`FAILED: ${(err as Error).message}`);
-    if (c) log(`last lines of ${path.join(paths.logs, `${c}.log`)}:\n${tail}`);
+    log(`FAILED: ${(err as Error).message}; stopping what was started`);
     await down(settings, { log: () => {} });
-    const e = new Error(`cluster:up failed: ${(err as Error).message}${c ? `\n--- ${c} log tail ---\n${tail}` : ''}`);
-    throw e;
+    const logFile = c ? path.join(paths.logs, `${c}.log`) : '';
+    throw new Error(
+      `cluster:up failed: ${(err as Error).message}` + (c ? `\n--- last lines of ${logFile} ---\n${tail}` : ''),
+    );
   }
 
   const state: ClusterState = {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 export type DatabaseConfig =
-  | { kind: 'sqlite'; file: string }
+  | { kind: 'sqlite'; file: string; /** better-sqlite3 built for another runtime (Electron). */ nativeBinding?: string }
   | { kind: 'postgres'; url?: string /* undefined: libpq's PG* variables */ };
 
 export interface Config {
@@ -28,13 +28,14 @@ export function defaultDataDir(env = process.env, platform = process.platform): 
 
 export function databaseConfig(env: NodeJS.ProcessEnv, dataDir: string): DatabaseConfig {
   const url = env.DATABASE_URL?.trim();
+  const binding = env.OFFHOST_SQLITE_BINDING ? { nativeBinding: env.OFFHOST_SQLITE_BINDING } : {};
   if (url) {
     if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
-    if (url.startsWith('sqlite:')) return { kind: 'sqlite', file: path.resolve(url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')) };
+    if (url.startsWith('sqlite:')) return { kind: 'sqlite', file: path.resolve(url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')), ...binding };
     throw new Error(`DATABASE_URL must start with postgres://, postgresql:// or sqlite:, not ${JSON.stringify(url.split(':')[0] + ':')}`);
   }
   if (env.PGHOST || env.PGDATABASE) return { kind: 'postgres' };
-  return { kind: 'sqlite', file: path.resolve(env.OFFHOST_DB_FILE ?? path.join(dataDir, 'offhost.db')) };
+  return { kind: 'sqlite', file: path.resolve(env.OFFHOST_DB_FILE ?? path.join(dataDir, 'offhost.db')), ...binding };
 }
 
 function port(text: string | undefined, fallback: number): number {

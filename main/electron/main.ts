@@ -34,6 +34,8 @@ async function start(): Promise<void> {
     return new Response(res.body, { status: res.status, headers });
   });
 
+  // Packaged apps carry better-sqlite3 built for Electron beside the asar (see build/electron-native.mjs).
+  if (app.isPackaged && !process.env.OFFHOST_SQLITE_BINDING) process.env.OFFHOST_SQLITE_BINDING = path.join(process.resourcesPath, 'native', 'better_sqlite3.node');
   const log = createLogger();
   core = await createCore(loadConfig(process.env, { dataDir: process.env.OFFHOST_DATA_DIR ?? app.getPath('userData') }), log, 'desktop');
   const actor = `desktop:${os.userInfo().username}`;

@@ -17,7 +17,7 @@ export interface Store {
 }
 
 export async function openStore(config: DatabaseConfig): Promise<Store> {
-  const store = config.kind === 'sqlite' ? openSqlite(config.file) : openPostgres(config.url);
+  const store = config.kind === 'sqlite' ? openSqlite(config.file, config.nativeBinding) : openPostgres(config.url);
   try {
     await migrate(store);
   } catch (e) {
@@ -27,9 +27,9 @@ export async function openStore(config: DatabaseConfig): Promise<Store> {
   return store;
 }
 
-function openSqlite(file: string): Store {
+function openSqlite(file: string, nativeBinding?: string): Store {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const database = new SQLite(file);
+  const database = new SQLite(file, nativeBinding ? { nativeBinding } : {});
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');

@@ -1,4 +1,4 @@
-// Prints the closing line CI looks for: "N passed, N failed" (skipped tests are counted apart).
+// Prints the closing line CI looks for: "N passed, N failed" (skipped tests on a line of their own).
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -17,7 +17,7 @@ export default class SummaryReporter implements Reporter {
       if (mod.state() === 'failed' && [...mod.children.allTests()].every((t) => t.result().state !== 'failed')) failed++;
     }
     failed += errors.length;
-    const skip = skipped ? ` (${skipped} skipped)` : '';
-    process.stdout.write(`\n${passed} passed, ${failed} failed${skip}\n`);
+    if (skipped) process.stdout.write(`\n${skipped} skipped\n`);
+    process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   }
 }

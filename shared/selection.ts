@@ -50,6 +50,7 @@ export interface Requirement {
 export interface RuntimeMatch {
   language: MatchedLanguage;
   installation: Installation;
+  version: Version;
   /** 0 = exact or satisfies a specifier; higher = further away (see the tiers above). */
   tier: number;
   reason: string;
@@ -152,11 +153,9 @@ const MAX_TIER: Record<Strategy, number> = { exact: 0, 'major-minor': 2, nearest
 /** Negative when `a` is the better installation for `req`. */
 function compareMatches(req: Requirement, a: RuntimeMatch, b: RuntimeMatch): number {
   if (a.tier !== b.tier) return a.tier - b.tier;
-  const va = parseVersion(a.installation.version)!;
-  const vb = parseVersion(b.installation.version)!;
   // Specifiers prefer the highest; newer tiers the closest (lowest); older tiers the closest (highest).
   const preferLower = !req.specifier && (a.tier === 1 || a.tier === 3 || a.tier === 5);
-  return preferLower ? compareVersions(va, vb) : compareVersions(vb, va);
+  return preferLower ? compareVersions(a.version, b.version) : compareVersions(b.version, a.version);
 }
 
 function matchRuntime(req: Requirement, installations: Installation[]): RuntimeMatch | string {
@@ -168,13 +167,14 @@ function matchRuntime(req: Requirement, installations: Installation[]): RuntimeM
     if (!v) continue;
     if (req.specifier) {
       if (satisfies(v, req.specifier))
-        matches.push({ language: req.language, installation, tier: 0, reason: `${label} ${v.text} satisfies ${req.specifier.text} (${req.source})` });
+        matches.push({ language: req.language, installation, version: v, tier: 0, reason: `${label} ${v.text} satisfies ${req.specifier.text} (${req.source})` });
     } else {
       const tier = tierOf(v, req.version!);
       if (tier <= MAX_TIER[req.strategy])
         matches.push({
           language: req.language,
           installation,
+          version: v,
           tier,
           reason: `${label} ${v.text} for ${req.version!.text} requested by ${req.source}: ${TIER_WORDS[tier]} (${req.strategy} matching)`,
         });
@@ -285,7 +285,7 @@ export function selectEnvironment(
   const fits = evaluated.filter((e) => e.problems.length === 0).sort((a, b) => compareEvaluated(reqs, a, b));
   const candidates = evaluated.map(report);
   if (fits.length === 0) {
-    const lines = candidates.map((c) => `${envLabel(environments.find((e) => e.guid === c.guid)!)} offers ${offersText(c)}: ${c.problems.join('; ')}.`);
+    const lines = evaluated.map((e, i) => `${envLabel(e.env)} offers ${offersText(candidates[i]!)}: ${e.problems.join('; ')}.`);
     const summary = `No environment can run this content: it needs ${needs}. ${why}`;
     return fail(`${summary} ${lines.join(' ')}`, pool, candidates, summary);
   }

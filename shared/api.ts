@@ -57,6 +57,13 @@ function onlyKeys(obj: Record<string, unknown>, allowed: string[]): void {
   if (extra !== undefined) throw new AppError('InvalidRequest', `Unknown field "${extra}".`, extra);
 }
 
+/** Input that is just { guid }. */
+function guidInput(raw: unknown): { guid: string } {
+  const o = objectInput(raw);
+  onlyKeys(o, ['guid']);
+  return { guid: parseGuid(o.guid) };
+}
+
 const selectInputSchema = z.strictObject({
   manifest: z.unknown(),
   content: z
@@ -92,14 +99,7 @@ export const api = {
   'app.info': method<void, AppInfo>()({ role: 'viewer', parse: none }),
 
   'environments.list': method<void, Environment[]>()({ role: 'publisher', parse: none }),
-  'environments.get': method<{ guid: string }, Environment>()({
-    role: 'publisher',
-    parse: (raw) => {
-      const o = objectInput(raw);
-      onlyKeys(o, ['guid']);
-      return { guid: parseGuid(o.guid) };
-    },
-  }),
+  'environments.get': method<{ guid: string }, Environment>()({ role: 'publisher', parse: guidInput }),
   'environments.create': method<EnvironmentSpecInput, Environment>()({ role: 'admin', parse: parseEnvironmentSpec }),
   'environments.update': method<{ guid: string; spec: EnvironmentUpdateInput }, Environment>()({
     role: 'admin',
@@ -109,14 +109,7 @@ export const api = {
       return { guid: parseGuid(o.guid), spec: parseEnvironmentUpdate(o.spec) };
     },
   }),
-  'environments.delete': method<{ guid: string }, void>()({
-    role: 'admin',
-    parse: (raw) => {
-      const o = objectInput(raw);
-      onlyKeys(o, ['guid']);
-      return { guid: parseGuid(o.guid) };
-    },
-  }),
+  'environments.delete': method<{ guid: string }, void>()({ role: 'admin', parse: guidInput }),
   'environments.exportYaml': method<void, { yaml: string }>()({ role: 'publisher', parse: none }),
   'environments.importYaml': method<{ yaml: string }, ImportResult>()({
     role: 'admin',

@@ -48,9 +48,7 @@ export class EnvironmentService {
   async create(spec: EnvironmentSpec, actor: string): Promise<Environment> {
     const env = await this.write(async (trx, now) => {
       await assertNameFree(trx, spec.name);
-      const created = await environmentsRepo.insert(trx, this.newGuid(), spec, null, now);
-      await auditRepo.record(trx, { actor, action: 'environment.create', targetType: 'environment', targetId: created.guid, after: created, time: now });
-      return created;
+      return this.insertAudited(trx, spec, null, actor, now);
     });
     this.events.emit('environments.changed', { action: 'created', guids: [env.guid] });
     return env;
@@ -69,9 +67,7 @@ export class EnvironmentService {
         throw new AppError('ImmutableField', `cluster_name cannot be changed (it is ${before.cluster_name}).`, 'cluster_name');
       const spec: EnvironmentSpec = { ...fields, name: before.name, cluster_name: before.cluster_name };
       if (isDeepStrictEqual(spec, specOf(before))) return { env: before, changed: false };
-      const after = await environmentsRepo.update(trx, guid, spec, null, now);
-      await auditRepo.record(trx, { actor, action: 'environment.update', targetType: 'environment', targetId: guid, before, after, time: now });
-      return { env: after, changed: true };
+      return { env: await this.replaceAudited(trx, before, spec, null, actor, now), changed: true };
     });
     if (result.changed) this.events.emit('environments.changed', { action: 'updated', guids: [guid] });
     return result.env;
@@ -100,9 +96,7 @@ export class EnvironmentService {
       for (const [i, spec] of specs.entries()) {
         const existing = await environmentsRepo.getByName(trx, spec.name);
         if (!existing) {
-          const env = await environmentsRepo.insert(trx, this.newGuid(), spec, null, now);
-          await auditRepo.record(trx, { actor, action: 'environment.create', targetType: 'environment', targetId: env.guid, after: env, time: now });
-          out.created.push(env.guid);
+          out.created.push((await this.insertAudited(trx, spec, null, actor, now)).guid);
         } else if (existing.managed_by) {
           throw new AppError(
             'EnvironmentIsConfigManaged',
@@ -112,9 +106,7 @@ export class EnvironmentService {
         } else if (isDeepStrictEqual(spec, specOf(existing))) {
           out.unchanged.push(existing.guid);
         } else {
-          const env = await environmentsRepo.update(trx, existing.guid, spec, null, now);
-          await auditRepo.record(trx, { actor, action: 'environment.update', targetType: 'environment', targetId: env.guid, before: existing, after: env, time: now });
-          out.updated.push(env.guid);
+          out.updated.push((await this.replaceAudited(trx, existing, spec, null, actor, now)).guid);
         }
       }
       return out;
@@ -143,15 +135,11 @@ export class EnvironmentService {
       for (const spec of specs) {
         const existing = await environmentsRepo.getByName(trx, spec.name);
         if (!existing) {
-          const env = await environmentsRepo.insert(trx, this.newGuid(), spec, source, now);
-          await auditRepo.record(trx, { actor, action: 'environment.create', targetType: 'environment', targetId: env.guid, after: env, time: now });
-          out.created.push(env.guid);
+          out.created.push((await this.insertAudited(trx, spec, source, actor, now)).guid);
         } else if (existing.managed_by === source && isDeepStrictEqual(spec, specOf(existing))) {
           out.unchanged.push(existing.guid);
         } else {
-          const env = await environmentsRepo.update(trx, existing.guid, spec, source, now);
-          await auditRepo.record(trx, { actor, action: 'environment.update', targetType: 'environment', targetId: env.guid, before: existing, after: env, time: now });
-          out.updated.push(env.guid);
+          out.updated.push((await this.replaceAudited(trx, existing, spec, source, actor, now)).guid);
         }
       }
       return out;
@@ -163,6 +151,18 @@ export class EnvironmentService {
 
   async select(manifest: Manifest, content: ContentDefaults, options: SelectionOptions): Promise<Selection> {
     return selectEnvironment(manifest, await this.list(), content, options);
+  }
+
+  private async insertAudited(trx: Db, spec: EnvironmentSpec, managedBy: string | null, actor: string, now: string): Promise<Environment> {
+    const env = await environmentsRepo.insert(trx, this.newGuid(), spec, managedBy, now);
+    await auditRepo.record(trx, { actor, action: 'environment.create', targetType: 'environment', targetId: env.guid, after: env, time: now });
+    return env;
+  }
+
+  private async replaceAudited(trx: Db, before: Environment, spec: EnvironmentSpec, managedBy: string | null, actor: string, now: string): Promise<Environment> {
+    const after = await environmentsRepo.update(trx, before.guid, spec, managedBy, now);
+    await auditRepo.record(trx, { actor, action: 'environment.update', targetType: 'environment', targetId: before.guid, before, after, time: now });
+    return after;
   }
 
   private async write<T>(fn: (trx: Db, now: string) => Promise<T>): Promise<T> {

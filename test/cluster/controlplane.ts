@@ -598,13 +598,18 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
   const t0 = Date.now();
   const paths = statePaths(settings.stateDir);
 
+  const wanted = resolveBinDir();
   const current = await status(settings);
-  if (current.healthy && current.state) {
+  if (current.healthy && current.state?.binDir === wanted) {
     log(`already running and healthy (started ${current.state.startedAt}); reusing it`);
     return current.state;
   }
   if (current.anyRunning) {
-    log('a previous cluster is partly running; stopping it first');
+    log(
+      current.healthy
+        ? `the running cluster uses other binaries (${current.state?.binDir}); restarting it`
+        : 'a previous cluster is partly running; stopping it first',
+    );
     await down(settings, { log });
   }
 
@@ -614,7 +619,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
     if (res.status !== 0) throw new Error(`build.sh failed (exit ${res.status})`);
     log(`binaries ready in ${seconds(tb)}`);
   }
-  const bin = resolveBinDir();
+  const bin = wanted;
   for (const b of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok', 'metrics-server']) {
     if (!fs.existsSync(path.join(bin, b))) throw new Error(`${b} is not built in ${bin}: run npm run cluster:build`);
   }

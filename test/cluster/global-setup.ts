@@ -4,8 +4,8 @@
  * ./kube.ts).
  *
  *  - OFFHOST_TEST_KUBECONFIG=/path/to/kubeconfig → use that cluster (e.g. kind); start nothing.
- *  - a healthy local cluster already runs (`npm run cluster:status` is green) → reuse it and leave
- *    it running afterwards.
+ *  - a healthy local cluster already runs (`npm run cluster:status` is green) from the binaries of
+ *    the pinned versions → reuse it and leave it running afterwards.
  *  - otherwise → `cluster:up` (building the binaries first if needed), and `cluster:down` when the
  *    run ends (unless OFFHOST_CLUSTER_KEEP=1).
  */
@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 
-import { loadSettings, statePaths } from './config.js';
+import { binDir, loadSettings, statePaths } from './config.js';
 import { down, status, up } from './controlplane.js';
 import type { ClusterFlavor } from './provided-context.js';
 
@@ -33,7 +33,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const settings = loadSettings();
   const current = await status(settings);
   let startedHere = false;
-  if (current.healthy) {
+  if (current.healthy && current.state?.binDir === binDir()) {
     log(`reusing the running cluster in ${settings.stateDir} (it stays up after the tests)`);
   } else {
     const t0 = Date.now();

@@ -32,19 +32,13 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     await store.close();
     throw e;
   }
-  const core: Core = {
-    config,
-    log,
-    store,
-    events,
-    environments,
-    apiKeys,
-    handlers: undefined as unknown as Handlers,
+  const parts = { config, log, store, events, environments, apiKeys };
+  return {
+    ...parts,
+    handlers: createHandlers(parts, mode),
     async close() {
       fileSync?.close();
       await store.close();
     },
   };
-  core.handlers = createHandlers(core, mode);
-  return core;
 }

@@ -3,9 +3,8 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const level = options.level ?? process.env.OFFHOST_LOG_LEVEL ?? 'info';
-  return options.destination ? pino({ level, base: { app: 'offhost' } }, options.destination) : pino({ level, base: { app: 'offhost' } });
+export function createLogger(level = process.env.OFFHOST_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { app: 'offhost' } });
 }
 
 /** For tests and embedded use. */

@@ -6,7 +6,6 @@ import {
   parseEnvironmentSpec,
   parseEnvironmentUpdate,
   type Environment,
-  type EnvironmentSpec,
   type EnvironmentSpecInput,
   type EnvironmentUpdate,
   type EnvironmentUpdateInput,
@@ -155,4 +154,3 @@ export interface Transport {
   subscribe<E extends EventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void;
 }
 
-export type { EnvironmentSpec };

@@ -54,7 +54,7 @@ export function imageReferenceProblem(ref: string): string | undefined {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:]+\])$/;
 
-export function absolutePathProblem(path: string, what: string): string | undefined {
+function absolutePathProblem(path: string, what: string): string | undefined {
   if (path === '') return `${what} is required and must be an absolute path such as /opt/R/4.3.1/bin/R.`;
   if (!path.startsWith('/')) return `${what} must be an absolute path (start with "/"), not ${JSON.stringify(path)}.`;
   if (CONTROL_CHARS.test(path)) return `${what} must not contain control characters.`;
@@ -93,7 +93,9 @@ const installationsSchema = z
   .superRefine((v, ctx) => {
     const seen = new Map<string, number>();
     v.installations.forEach((inst, i) => {
-      const key = parseVersion(inst.version)?.release.join('.') + (parseVersion(inst.version)?.pre ?? '');
+      // "3.11" and "3.11.0" are the same version.
+      const parsed = parseVersion(inst.version);
+      const key = parsed ? `${parsed.release.join('.').replace(/(\.0)+$/, '')}${parsed.pre}` : inst.version;
       const first = seen.get(key);
       if (first !== undefined)
         ctx.addIssue({ code: 'custom', path: ['installations', i, 'version'], message: `Version ${inst.version} is listed twice (also at position ${first + 1}).` });
@@ -307,8 +309,4 @@ export function sortedInstallations(i: Installations): Installation[] {
 export function specOf(env: Environment): EnvironmentSpec {
   const { id: _i, guid: _g, created_time: _c, updated_time: _u, environment_type: _e, managed_by: _m, ...spec } = env;
   return spec;
-}
-
-export function emptySpec(): EnvironmentSpecInput {
-  return { name: '', title: '', description: '', matching: 'any', supervisor: null, r: { installations: [] }, python: { installations: [] }, quarto: { installations: [] } };
 }

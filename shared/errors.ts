@@ -62,7 +62,3 @@ export class AppError extends Error {
     return new AppError(body.code in ERRORS ? body.code : 'Internal', body.message, body.field, body.details);
   }
 }
-
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError;
-}

@@ -101,8 +101,6 @@ const LANG_ORDER: MatchedLanguage[] = ['r', 'python', 'quarto', 'nodejs'];
 
 // --- requirements ----------------------------------------------------------------------------
 
-export class ManifestRequirementError extends Error {}
-
 export function requirementsOf(manifest: Manifest, options: SelectionOptions = {}): Requirement[] {
   const strategies = { ...DEFAULT_VERSION_MATCHING, ...options.versionMatching };
   const sources: Record<MatchedLanguage, { version?: string; versionSource: string; requires?: string }> = {
@@ -118,18 +116,18 @@ export function requirementsOf(manifest: Manifest, options: SelectionOptions = {
       try {
         out.push({ language, source: `environment.${language}.requires`, specifier: parseSpecifier(s.requires), strategy: strategies[language] });
       } catch (e) {
-        throw new ManifestRequirementError(`environment.${language}.requires: ${(e as Error).message}`);
+        throw new Error(`environment.${language}.requires: ${(e as Error).message}`);
       }
     } else if (s.version !== undefined) {
       const version = parseVersion(s.version, { loose: true });
-      if (!version) throw new ManifestRequirementError(`${s.versionSource}: ${JSON.stringify(s.version)} is not a version.`);
+      if (!version) throw new Error(`${s.versionSource}: ${JSON.stringify(s.version)} is not a version.`);
       out.push({ language, source: s.versionSource, version, strategy: strategies[language] });
     }
   }
   return out;
 }
 
-export function describeRequirement(r: Requirement): string {
+function describeRequirement(r: Requirement): string {
   const label = LANGUAGE_LABELS[r.language];
   if (r.specifier) return `${label} ${r.specifier.text}`;
   const v = r.version!.text;

@@ -17,7 +17,7 @@ export interface ApiKeyInfo {
   lastUsedTime: string | null;
 }
 
-export function hashKey(key: string): string {
+function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 

@@ -1,5 +1,5 @@
 // Table shapes as Kysely sees them. JSON is stored as text so one schema serves SQLite and PostgreSQL.
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 export interface EnvironmentsTable {
   id: Generated<number>;
@@ -54,5 +54,3 @@ export interface Database {
 }
 
 export type EnvironmentRow = Selectable<EnvironmentsTable>;
-export type NewEnvironmentRow = Insertable<EnvironmentsTable>;
-export type EnvironmentRowUpdate = Updateable<EnvironmentsTable>;

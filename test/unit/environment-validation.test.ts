@@ -153,6 +153,10 @@ describe('installations', () => {
   it('the same version twice is rejected', () => {
     const input = { ...valid(), python: { installations: [{ version: '3.11.9', path: '/a' }, { version: '3.11.9', path: '/b' }] } };
     expectError(input, 'InvalidInstallationVersion', 'python.installations[1].version', /listed twice/);
+    const padded = { ...valid(), python: { installations: [{ version: '3.11', path: '/a' }, { version: '3.11.0', path: '/b' }] } };
+    expectError(padded, 'InvalidInstallationVersion', 'python.installations[1].version', /3\.11\.0 is listed twice/);
+    const distinct = { ...valid(), python: { installations: [{ version: '3.11.0', path: '/a' }, { version: '3.11.0rc1', path: '/b' }, { version: '3.1.1', path: '/c' }] } };
+    expect(parseEnvironmentSpec(distinct).python.installations).toHaveLength(3);
   });
 
   it('unknown fields in an installation are rejected', () => {

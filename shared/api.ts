@@ -144,8 +144,11 @@ export function isMethodName(name: unknown): name is MethodName {
 /** Events pushed from the core to every connected UI. */
 export interface ApiEvents {
   'environments.changed': { action: 'created' | 'updated' | 'deleted' | 'imported' | 'synced'; guids: string[] };
+  /** Raised by a transport, not the core: the event stream was interrupted, so refetch what you show. */
+  'events.resync': Record<string, never>;
 }
 export type EventName = keyof ApiEvents;
+/** The events the core pushes (events.resync is the transport's own). */
 export const EVENT_NAMES: EventName[] = ['environments.changed'];
 
 /** What the preload bridge exposes as window.offhost, and what the HTTP client implements too. */

@@ -3,6 +3,7 @@
 // Everything but /healthz needs credentials: a session cookie (from the printed login URL) or
 // "Authorization: Key <api key>".
 import fs from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
@@ -87,9 +88,16 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
     return { result: result ?? null };
   });
 
+  // Open event streams never end by themselves, and close() waits for open requests: end them first.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+
   app.get('/api/events', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
+    streams.add(res);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-store',
@@ -101,6 +109,7 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
     const offs = EVENT_NAMES.map((name) => core.events.on(name, (payload) => res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
     const heartbeat = setInterval(() => res.write(': ping\n\n'), 25_000);
     req.raw.on('close', () => {
+      streams.delete(res);
       clearInterval(heartbeat);
       offs.forEach((off) => off());
     });

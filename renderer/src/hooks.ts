@@ -17,7 +17,8 @@ export function useEnvironments() {
   }, []);
   useEffect(() => {
     reload();
-    return subscribe('environments.changed', reload);
+    const offs = [subscribe('environments.changed', reload), subscribe('events.resync', reload)];
+    return () => offs.forEach((off) => off());
   }, [reload]);
   return { environments, error, reload };
 }

@@ -1,6 +1,6 @@
 // The renderer's only way to the core, chosen once at start-up: Electron's preload bridge when it
 // is there, otherwise HTTP + Server-Sent Events against the headless server that served this page.
-import type { ApiEvents, EventName, MethodInput, MethodName, MethodOutput, Transport } from '../../shared/api';
+import { EVENT_NAMES, type ApiEvents, type EventName, type MethodInput, type MethodName, type MethodOutput, type Transport } from '../../shared/api';
 import { AppError, type ErrorBody } from '../../shared/errors';
 
 interface Envelope {
@@ -32,15 +32,30 @@ function bridgeTransport(bridge: Bridge): Transport {
 }
 
 function httpTransport(): Transport {
-  let source: EventSource | undefined;
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
-  const ensureSource = (event: EventName) => {
-    source ??= new EventSource('api/events');
-    if (listeners.has(event)) return;
-    listeners.set(event, new Set());
-    source.addEventListener(event, (e) => {
-      const payload = JSON.parse((e as MessageEvent<string>).data) as never;
-      for (const l of listeners.get(event) ?? []) l(payload);
+  const emit = (event: EventName, payload: unknown) => {
+    for (const l of listeners.get(event) ?? []) l(payload as never);
+  };
+  // One event stream, opened on the first subscription. EventSource retries a dropped stream by
+  // itself but gives up when a retry cannot connect (a server restarting), so we reopen it with
+  // backoff. Whatever was pushed in between is lost: listeners get events.resync to refetch.
+  let source: EventSource | undefined;
+  let interrupted = false;
+  let backoffMs = 1000;
+  const connect = () => {
+    const es = new EventSource('api/events');
+    source = es;
+    for (const name of EVENT_NAMES) es.addEventListener(name, (e) => emit(name, JSON.parse((e as MessageEvent<string>).data)));
+    es.addEventListener('open', () => {
+      backoffMs = 1000;
+      if (interrupted) emit('events.resync', {});
+      interrupted = false;
+    });
+    es.addEventListener('error', () => {
+      interrupted = true;
+      if (es.readyState !== EventSource.CLOSED) return;
+      setTimeout(connect, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 30_000);
     });
   };
   return {
@@ -61,7 +76,8 @@ function httpTransport(): Transport {
       return unwrap(body);
     },
     subscribe(event, listener) {
-      ensureSource(event);
+      if (!source) connect();
+      if (!listeners.has(event)) listeners.set(event, new Set());
       const set = listeners.get(event)!;
       set.add(listener as (payload: never) => void);
       return () => set.delete(listener as (payload: never) => void);

@@ -17,9 +17,10 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-export async function serve(env: Record<string, string> = {}): Promise<Served> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-e2e-'));
-  const child: ChildProcess = spawn('npm', ['run', 'serve', '--silent', '--', '--port', '0'], {
+/** `keepData` leaves the data directory for a later serve({ dataDir }) (a restart). */
+export async function serve(env: Record<string, string> = {}, opts: { dataDir?: string; port?: number; keepData?: boolean } = {}): Promise<Served> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-e2e-'));
+  const child: ChildProcess = spawn('npm', ['run', 'serve', '--silent', '--', '--port', String(opts.port ?? 0)], {
     cwd: root,
     env: { ...process.env, OFFHOST_DATA_DIR: dataDir, OFFHOST_TOKEN: 'e2e-token', OFFHOST_LOG_LEVEL: 'warn', DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +51,7 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
         process.kill(-child.pid!, 'SIGTERM');
         await exited;
       }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

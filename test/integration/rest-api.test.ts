@@ -284,6 +284,17 @@ describe('the UI contract over HTTP', () => {
     expect(text).toContain(`data: {"action":"created","guids":["${created.json.result.guid}"]}`);
   });
 
+  it('closing the server ends open event streams instead of waiting for them forever', async () => {
+    const second = await startHttpServer(core, {});
+    const res = await fetch(new URL('/api/events', second.url), { headers: { Authorization: `Key ${keys.admin}` } });
+    const reader = res.body!.getReader();
+    await reader.read(); // ": connected"
+    const closed = second.close().then(() => 'closed');
+    const hung = new Promise((r) => setTimeout(() => r('still open after 10 s'), 10_000));
+    expect(await Promise.race([closed, hung])).toBe('closed');
+    expect((await reader.read()).done).toBe(true);
+  });
+
   it('tests which environment a manifest would get', async () => {
     const r = await call('environments.select', { manifest: JSON.stringify({ version: 1, platform: '4.3.0', python: { version: '3.11.2' } }) });
     expect(r.status).toBe(200);

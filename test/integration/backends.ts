@@ -37,10 +37,23 @@ const postgres: Backend = {
     return {
       config: { kind: 'postgres', url: url.toString() },
       async drop() {
+        // Plain DROP (not WITH (FORCE), which may not signal an autovacuum worker as a non-superuser;
+        // plain DROP stops those itself). Our pool's connections may take a moment to go away.
         const c = new pg.Client({ connectionString: base });
         await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await c.end();
+        try {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await c.query(`DROP DATABASE IF EXISTS ${name}`);
+              return;
+            } catch (e) {
+              if ((e as { code?: string }).code !== '55006' || attempt >= 50) throw e;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        } finally {
+          await c.end();
+        }
       },
     };
   },

@@ -385,17 +385,23 @@ async function startApiserver(ctx: Ctx): Promise<void> {
   );
 }
 
-async function startControllerManager(ctx: Ctx): Promise<void> {
-  const kc = componentKubeconfig(ctx, 'controller-manager');
-  startProcess(ctx, 'kube-controller-manager', binary(ctx, 'kube-controller-manager'), [
-    `--kubeconfig=${kc}`,
-    `--authentication-kubeconfig=${kc}`,
-    `--authorization-kubeconfig=${kc}`,
+/** What the controller-manager and scheduler share: their identity, and a TLS port on loopback. */
+function componentServingFlags(ctx: Ctx, kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
     '--bind-address=127.0.0.1',
-    `--secure-port=${ctx.ports.controllerManager}`,
+    `--secure-port=${port}`,
     `--tls-cert-file=${ctx.pki.componentsCert}`,
     `--tls-private-key-file=${ctx.pki.componentsKey}`,
     '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
+  ];
+}
+
+async function startControllerManager(ctx: Ctx): Promise<void> {
+  startProcess(ctx, 'kube-controller-manager', binary(ctx, 'kube-controller-manager'), [
+    ...componentServingFlags(ctx, componentKubeconfig(ctx, 'controller-manager'), ctx.ports.controllerManager),
     `--root-ca-file=${ctx.pki.caCert}`,
     `--service-account-private-key-file=${ctx.pki.saKey}`,
     '--use-service-account-credentials=true', // each controller acts under its own RBAC identity
@@ -407,16 +413,8 @@ async function startControllerManager(ctx: Ctx): Promise<void> {
 }
 
 async function startScheduler(ctx: Ctx): Promise<void> {
-  const kc = componentKubeconfig(ctx, 'scheduler');
   startProcess(ctx, 'kube-scheduler', binary(ctx, 'kube-scheduler'), [
-    `--kubeconfig=${kc}`,
-    `--authentication-kubeconfig=${kc}`,
-    `--authorization-kubeconfig=${kc}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${ctx.ports.scheduler}`,
-    `--tls-cert-file=${ctx.pki.componentsCert}`,
-    `--tls-private-key-file=${ctx.pki.componentsKey}`,
-    '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
+    ...componentServingFlags(ctx, componentKubeconfig(ctx, 'scheduler'), ctx.ports.scheduler),
     '--leader-elect=false',
     '--profiling=false',
   ]);

@@ -1,20 +1,16 @@
 // The Environments dashboard in a real browser against `npm run serve`.
 import fs from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, screenshot, serve, type Served } from './harness';
+import { screenshot, serve, signedInPage, type Served } from './harness';
 
 let served: Served;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
   served = await serve({ PGHOST: '', PGDATABASE: '' });
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: 'light', acceptDownloads: true });
-  page = await context.newPage();
-  await page.goto(served.loginUrl);
+  ({ browser, page } = await signedInPage(served, { viewport: { width: 1360, height: 860 }, colorScheme: 'light', acceptDownloads: true }));
 }, 120_000);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 
 export const root = path.resolve(__dirname, '../..');
 export const screenshotDir = path.join(root, 'test-results', 'screenshots');
@@ -62,6 +62,14 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** A browser with one page, signed in through the server's printed login URL. */
+export async function signedInPage(served: Served, options: BrowserContextOptions = {}): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchBrowser();
+  const page = await (await browser.newContext(options)).newPage();
+  await page.goto(served.loginUrl);
+  return { browser, page };
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

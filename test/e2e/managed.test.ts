@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, screenshot, serve, type Served } from './harness';
+import { screenshot, serve, signedInPage, type Served } from './harness';
 
 let served: Served;
 let browser: Browser;
@@ -15,9 +15,7 @@ const file = path.join(dir, 'environments.yaml');
 beforeAll(async () => {
   fs.writeFileSync(file, '- name: ghcr.io/org/from-file:1\n  title: From the file\n  matching: exact\n  r: { installations: [{ version: 4.4.1, path: /opt/R/4.4.1/bin/R }] }\n');
   served = await serve({ OFFHOST_ENVIRONMENTS_FILE: file, PGHOST: '', PGDATABASE: '' });
-  browser = await launchBrowser();
-  page = await (await browser.newContext({ viewport: { width: 1360, height: 700 } })).newPage();
-  await page.goto(served.loginUrl);
+  ({ browser, page } = await signedInPage(served, { viewport: { width: 1360, height: 700 } }));
 }, 120_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, root, serve, type Served } from './harness';
+import { root, serve, signedInPage, type Served } from './harness';
 
 let served: Served;
 let browser: Browser;
@@ -16,9 +16,7 @@ const env = { PGHOST: '', PGDATABASE: '' };
 
 beforeAll(async () => {
   served = await serve(env, { dataDir, keepData: true });
-  browser = await launchBrowser();
-  page = await (await browser.newContext()).newPage();
-  await page.goto(served.loginUrl);
+  ({ browser, page } = await signedInPage(served));
 }, 120_000);
 
 afterAll(async () => {

@@ -46,8 +46,13 @@ describe('precedence', () => {
   const a = env('A', { r: ['4.3.1'], python: ['3.11.9'] });
   const b = env('B', { r: ['4.3.1'], python: ['3.11.9'] }, { matching: 'exact' });
   const c = env('C', { r: ['4.3.1'], python: ['3.11.9'] });
-  const sameImageAsC = env('C2', { r: ['4.2.3'] }, { name: c.name.replace(':1', ':1') + '-x' });
-  const all = [a, b, c, sameImageAsC];
+  // Decoys for the image steps: C's repository with another tag, and a name that merely starts with
+  // C's. Both fit the content and are newer than C (ties go to the newest), so a selection that
+  // matched images loosely (by repository, or by prefix) would pick one of them instead of C.
+  const later = { created_time: '2026-03-01T00:00:00.000Z' };
+  const otherTagOfC = env('C other tag', { r: ['4.3.1'], python: ['3.11.9'] }, { name: c.name.replace(/:1$/, ':2'), ...later });
+  const prefixOfC = env('C prefix', { r: ['4.3.1'], python: ['3.11.9'] }, { name: `${c.name}-x`, ...later });
+  const all = [a, b, c, otherTagOfC, prefixOfC];
   const need = { platform: '4.3.1', python: { version: '3.11.5' } };
 
   it('1. manifest environment.identifier wins over everything', () => {
@@ -61,6 +66,7 @@ describe('precedence', () => {
     const s = selectEnvironment(m({ ...need, environment: { image: c.name } }), all, { default_environment_guid: a.guid, default_image_name: b.name });
     expect(chosen(s)).toBe('C');
     expect(s.ok && s.step).toBe('manifest-image');
+    expect(s.candidates.map((x) => x.title)).toEqual(['C']);
   });
 
   it('3. content default environment when the manifest names none', () => {
@@ -73,6 +79,7 @@ describe('precedence', () => {
     const s = selectEnvironment(m(need), all, { default_image_name: c.name });
     expect(chosen(s)).toBe('C');
     expect(s.ok && s.step).toBe('content-image');
+    expect(s.candidates.map((x) => x.title)).toEqual(['C']);
   });
 
   it('5. automatic selection only among matching = any', () => {

@@ -1,48 +1,77 @@
 // The Electron main process: one window, the core, and the IPC end of the API contract.
-// Kept thin on purpose: everything it calls is the same code the headless server runs and tests cover.
+// Kept thin on purpose: every decision it wires (who may call over IPC, where the window may go,
+// what app:// serves, single instance) is a pure function in this folder with unit tests; the
+// core is the same code the headless server runs. This file itself is only type-checked here.
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol, shell } from 'electron';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { app, BrowserWindow, ipcMain, net, protocol, session, shell, type Session, type WebContents } from 'electron';
 import { EVENT_NAMES } from '../../shared/api';
 import { AppError } from '../../shared/errors';
 import { dispatch } from '../api/handlers';
-import { CONTENT_SECURITY_POLICY } from '../security';
 import { loadConfig } from '../config';
 import { createCore, type Core } from '../core';
 import { createLogger } from '../log';
+import { APP_ENTRY, APP_SCHEME } from './app-url';
+import { runSingleInstance } from './lifecycle';
+import { decideWindowOpen, navigationAllowed, permissionAllowed, windowWebPreferences } from './policy';
+import { serveAppRequest } from './protocol';
+import { isTrustedSender } from './sender';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.resolve(here, '../renderer');
-const ORIGIN = 'app://offhost';
+const log = createLogger();
 
-protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
-
-if (!app.requestSingleInstanceLock()) app.quit();
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+app.enableSandbox();
 
 let core: Core | undefined;
+let win: BrowserWindow | undefined;
+
+function denyPermissions(ses: Session): void {
+  ses.setPermissionRequestHandler((_contents, permission, callback) => callback(permissionAllowed(permission)));
+  ses.setPermissionCheckHandler((_contents, permission) => permissionAllowed(permission));
+  ses.setDevicePermissionHandler(() => false);
+}
+
+// Every webContents, not only our window's: no webviews, no new windows, no navigation or
+// redirect away from our page in any frame, no permissions.
+app.on('web-contents-created', (_event, contents: WebContents) => {
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    const decision = decideWindowOpen(url);
+    if (decision.openExternal) void shell.openExternal(decision.openExternal);
+    else log.warn({ url: url.slice(0, 200) }, 'refused to open a window');
+    return { action: 'deny' };
+  });
+  const guard = (event: Electron.Event<{ url: string; isMainFrame: boolean }>, kind: string) => {
+    if (navigationAllowed(event.url, event.isMainFrame)) return;
+    event.preventDefault();
+    log.warn({ url: event.url.slice(0, 200), isMainFrame: event.isMainFrame }, `refused ${kind}`);
+  };
+  contents.on('will-navigate', (event) => guard(event, 'navigation'));
+  contents.on('will-frame-navigate', (event) => guard(event, 'frame navigation'));
+  contents.on('will-redirect', (event) => guard(event, 'redirect'));
+  denyPermissions(contents.session);
+});
 
 async function start(): Promise<void> {
   await app.whenReady();
-  protocol.handle('app', async (request) => {
-    const url = new URL(request.url);
-    const file = path.normalize(path.join(rendererDir, decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname)));
-    if (url.host !== 'offhost' || !file.startsWith(rendererDir + path.sep)) return new Response('Not found', { status: 404 });
-    const res = await net.fetch(`file://${file}`);
-    const headers = new Headers(res.headers);
-    headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-    return new Response(res.body, { status: res.status, headers });
-  });
+  denyPermissions(session.defaultSession);
+  protocol.handle(APP_SCHEME, (request) => serveAppRequest(request, rendererDir, (file) => net.fetch(pathToFileURL(file).href)));
 
   // Packaged apps carry better-sqlite3 built for Electron beside the asar (see build/electron-native.mjs).
   if (app.isPackaged && !process.env.OFFHOST_SQLITE_BINDING) process.env.OFFHOST_SQLITE_BINDING = path.join(process.resourcesPath, 'native', 'better_sqlite3.node');
-  const log = createLogger();
   core = await createCore(loadConfig(process.env, { dataDir: process.env.OFFHOST_DATA_DIR ?? app.getPath('userData') }), log, 'desktop');
   const actor = `desktop:${os.userInfo().username}`;
 
   ipcMain.handle('offhost:call', async (event, method: unknown, input: unknown) => {
-    // Only our own page may call the core.
-    if (!event.senderFrame || new URL(event.senderFrame.url).origin !== ORIGIN) return { error: new AppError('Forbidden', 'Unknown sender.').toBody() };
+    // Only our window's main frame, showing our own page, may call the core.
+    const mainFrame = win && !win.isDestroyed() ? win.webContents.mainFrame : undefined;
+    if (!isTrustedSender(event.senderFrame, mainFrame)) {
+      log.warn({ url: event.senderFrame?.url.slice(0, 200) }, 'refused an IPC call from an unknown sender');
+      return { error: new AppError('Forbidden', 'Unknown sender.').toBody() };
+    }
     try {
       return { result: (await dispatch(core!.handlers, method, input, { actor, role: 'admin' })) ?? null };
     } catch (e) {
@@ -52,28 +81,26 @@ async function start(): Promise<void> {
     }
   });
 
-  const win = new BrowserWindow({
+  const mainWindow = new BrowserWindow({
     width: 1280,
     height: 820,
     title: 'Offhost',
     show: false,
-    webPreferences: { preload: path.resolve(here, '../preload/preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, spellcheck: false },
+    webPreferences: windowWebPreferences(path.resolve(here, '../preload/preload.cjs')),
   });
-  for (const name of EVENT_NAMES) core.events.on(name, (payload) => win.webContents.send('offhost:event', name, payload));
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (/^https?:\/\//.test(url)) void shell.openExternal(url);
-    return { action: 'deny' };
+  win = mainWindow;
+  for (const name of EVENT_NAMES) core.events.on(name, (payload) => {
+    if (!mainWindow.isDestroyed()) mainWindow.webContents.send('offhost:event', name, payload);
   });
-  win.webContents.on('will-navigate', (e, url) => {
-    if (!url.startsWith(`${ORIGIN}/`)) e.preventDefault();
-  });
-  win.once('ready-to-show', () => win.show());
-  await win.loadURL(`${ORIGIN}/index.html`);
+  mainWindow.once('ready-to-show', () => mainWindow.show());
+  await mainWindow.loadURL(APP_ENTRY);
 }
 
 app.on('window-all-closed', () => app.quit());
 app.on('will-quit', () => void core?.close());
-start().catch((e) => {
-  console.error(`offhost: ${(e as Error).message}`);
-  app.exit(1);
-});
+runSingleInstance(app, () => {
+  start().catch((e) => {
+    console.error(`offhost: ${(e as Error).message}`);
+    app.exit(1);
+  });
+}, () => win);

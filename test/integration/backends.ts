@@ -27,6 +27,8 @@ const postgres: Backend = {
   name: 'postgres',
   async create() {
     const base = inject('postgresUrl');
+    // Only the PostgreSQL half fails when the global setup could not get a server.
+    if (!base) throw new Error(`no PostgreSQL for this run: ${inject('postgresError')}`);
     const name = `offhost_t_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: base });
     await admin.connect();

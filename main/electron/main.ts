@@ -4,8 +4,8 @@
 // core is the same code the headless server runs. This file itself is only type-checked here.
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol, session, shell, type Session, type WebContents } from 'electron';
+import { fileURLToPath } from 'node:url';
+import { app, BrowserWindow, ipcMain, protocol, session, shell, type Session, type WebContents } from 'electron';
 import { EVENT_NAMES } from '../../shared/api';
 import { AppError } from '../../shared/errors';
 import { dispatch } from '../api/handlers';
@@ -58,7 +58,7 @@ app.on('web-contents-created', (_event, contents: WebContents) => {
 async function start(): Promise<void> {
   await app.whenReady();
   denyPermissions(session.defaultSession);
-  protocol.handle(APP_SCHEME, (request) => serveAppRequest(request, rendererDir, (file) => net.fetch(pathToFileURL(file).href)));
+  protocol.handle(APP_SCHEME, (request) => serveAppRequest(request, rendererDir));
 
   // Packaged apps carry better-sqlite3 built for Electron beside the asar (see build/electron-native.mjs).
   if (app.isPackaged && !process.env.OFFHOST_SQLITE_BINDING) process.env.OFFHOST_SQLITE_BINDING = path.join(process.resourcesPath, 'native', 'better_sqlite3.node');

@@ -1,5 +1,7 @@
-// The app:// protocol: serves the built renderer to the desktop window. Pure apart from the
-// injected fetchFile (Electron's net.fetch in main.ts, a plain file read in the unit tests).
+// The app:// protocol: serves the built renderer to the desktop window. Plain Node only (fs
+// reads inside app.asar in Electron's main process), so the whole handler runs in the unit
+// tests; and nothing needs file:// privileges, so the packaged app can switch them off (fuse).
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CONTENT_SECURITY_POLICY } from '../security';
 import { isAppUrl } from './app-url';
@@ -35,6 +37,33 @@ export function resolveAppFile(requestUrl: string, rendererDir: string, p: path.
   return { ok: true, file };
 }
 
+/** What Vite's build emits; anything else is served as bytes (and nosniff stops guessing). */
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Reads a resolved file; rejects for a missing file or a directory (serveAppRequest answers 404). */
+export async function readAppFile(file: string): Promise<Response> {
+  const body = await fs.readFile(file);
+  const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+  return new Response(new Uint8Array(body), { status: 200, headers: { 'Content-Type': type } });
+}
+
 /** Headers on every app:// answer, errors included: the CSP, and no MIME sniffing. */
 function secured(res: Response): Response {
   const headers = new Headers(res.headers);
@@ -46,7 +75,7 @@ function secured(res: Response): Response {
 export async function serveAppRequest(
   request: { url: string; method: string },
   rendererDir: string,
-  fetchFile: (file: string) => Promise<Response>,
+  fetchFile: (file: string) => Promise<Response> = readAppFile,
   p: path.PlatformPath = path,
 ): Promise<Response> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return secured(new Response('Method not allowed', { status: 405, headers: { Allow: 'GET, HEAD' } }));
@@ -56,7 +85,7 @@ export async function serveAppRequest(
   try {
     res = await fetchFile(found.file);
   } catch {
-    // net.fetch rejects for a missing file or a directory; the page sees a plain 404.
+    // A missing file or a directory: the page sees a plain 404.
     return secured(new Response('Not found', { status: 404 }));
   }
   return secured(res);

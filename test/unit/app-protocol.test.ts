@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveAppFile, serveAppRequest } from '../../main/electron/protocol';
+import { readAppFile, resolveAppFile, serveAppRequest } from '../../main/electron/protocol';
 import { CONTENT_SECURITY_POLICY } from '../../main/security';
 
 const POSIX_ROOT = '/opt/Offhost/resources/app.asar/dist/renderer';
@@ -93,7 +93,6 @@ describe('resolveAppFile', () => {
 describe('serveAppRequest (real files on disk)', () => {
   let dir: string;
   let root: string;
-  const readFile = async (file: string) => new Response(await fs.promises.readFile(file));
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-protocol-'));
@@ -101,13 +100,16 @@ describe('serveAppRequest (real files on disk)', () => {
     fs.mkdirSync(path.join(root, 'assets'), { recursive: true });
     fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>Offhost</title>');
     fs.writeFileSync(path.join(root, 'assets', 'app.js'), 'console.log(1)');
+    fs.writeFileSync(path.join(root, 'assets', 'app.css'), 'body{}');
+    fs.writeFileSync(path.join(root, 'assets', 'blob.bin'), Buffer.from([0, 1, 2, 255]));
     fs.writeFileSync(path.join(dir, 'secret.txt'), 'SECRET');
     fs.mkdirSync(path.join(dir, 'renderer-secrets'));
     fs.writeFileSync(path.join(dir, 'renderer-secrets', 'key'), 'SECRET');
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const get = (url: string, method = 'GET') => serveAppRequest({ url, method }, root, readFile);
+  // The handler exactly as main.ts registers it: the default reader is plain node:fs.
+  const get = (url: string, method = 'GET') => serveAppRequest({ url, method }, root);
 
   it('serves our files with the Content-Security-Policy and nosniff', async () => {
     for (const url of ['app://offhost/', 'app://offhost/index.html']) {
@@ -118,6 +120,20 @@ describe('serveAppRequest (real files on disk)', () => {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     }
     expect(await (await get('app://offhost/assets/app.js')).text()).toBe('console.log(1)');
+  });
+
+  it('labels content by extension, so module scripts and styles load under nosniff', async () => {
+    expect((await get('app://offhost/index.html')).headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect((await get('app://offhost/assets/app.js')).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await get('app://offhost/assets/app.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    const bin = await get('app://offhost/assets/blob.bin');
+    expect(bin.headers.get('content-type')).toBe('application/octet-stream');
+    expect([...new Uint8Array(await bin.arrayBuffer())]).toEqual([0, 1, 2, 255]);
+  });
+
+  it('answers 404 for a directory', async () => {
+    expect((await get('app://offhost/assets')).status).toBe(404);
+    await expect(readAppFile(path.join(root, 'assets'))).rejects.toThrow();
   });
 
   it('answers 404 with the same headers for a missing file, instead of failing the request', async () => {

@@ -30,7 +30,7 @@ describe('build/electron-builder.yml', () => {
     expect(Object.keys(config.electronFuses as object).filter((k) => !fuseKeys.includes(k))).toEqual([]);
   });
 
-  it('flips the fuses: no Node mode, no NODE_OPTIONS or inspector, encrypted cookies, app only from a verified asar', () => {
+  it('flips the fuses: no Node mode, no NODE_OPTIONS or inspector, encrypted cookies, app only from a verified asar, no file:// privileges', () => {
     expect(config.electronFuses).toMatchObject({
       runAsNode: false,
       enableNodeOptionsEnvironmentVariable: false,
@@ -38,6 +38,7 @@ describe('build/electron-builder.yml', () => {
       enableCookieEncryption: true,
       onlyLoadAppFromAsar: true,
       enableEmbeddedAsarIntegrityValidation: true,
+      grantFileProtocolExtraPrivileges: false, // safe: app:// reads with node:fs (main/electron/protocol.ts), never file://
     });
   });
 

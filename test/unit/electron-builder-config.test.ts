@@ -47,6 +47,8 @@ describe('build/electron-builder.yml', () => {
     expect(config).not.toHaveProperty('asarUnpack');
     expect(config.appId).toBe('dev.offhost.desktop');
     expect(config.productName).toBe('Offhost');
+    // build/dist.mjs verifies the fuses of the apps it finds there.
+    expect((config.directories as { output?: string }).output).toBe('release');
   });
 
   it('packs no tracked source, test or config file except package.json', () => {

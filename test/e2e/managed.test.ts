@@ -2,29 +2,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { screenshot, serve, signedInPage, type Served } from './harness';
+import { afterAll, expect } from 'vitest';
+import { appTest, screenshot } from './harness';
 
-let served: Served;
-let browser: Browser;
-let page: Page;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-e2e-file-'));
 const file = path.join(dir, 'environments.yaml');
+fs.writeFileSync(file, '- name: ghcr.io/org/from-file:1\n  title: From the file\n  matching: exact\n  r: { installations: [{ version: 4.4.1, path: /opt/R/4.4.1/bin/R }] }\n');
+const it = appTest({ env: { OFFHOST_ENVIRONMENTS_FILE: file }, context: { viewport: { width: 1360, height: 700 } } });
 
-beforeAll(async () => {
-  fs.writeFileSync(file, '- name: ghcr.io/org/from-file:1\n  title: From the file\n  matching: exact\n  r: { installations: [{ version: 4.4.1, path: /opt/R/4.4.1/bin/R }] }\n');
-  served = await serve({ OFFHOST_ENVIRONMENTS_FILE: file, PGHOST: '', PGDATABASE: '' });
-  ({ browser, page } = await signedInPage(served, { viewport: { width: 1360, height: 700 } }));
-}, 120_000);
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-it('marks file-managed environments and disables editing them; edits to the file show up live', async () => {
+it('marks file-managed environments and disables editing them; edits to the file show up live', async ({ app: { page } }) => {
   const row = page.locator('tbody tr', { hasText: 'From the file' });
   await row.waitFor();
   expect(await row.locator('.badge.managed').textContent()).toBe('managed');

@@ -16,7 +16,7 @@ import { APP_ENTRY, APP_SCHEME } from './app-url';
 import { runSingleInstance } from './lifecycle';
 import { decideWindowOpen, navigationAllowed, permissionAllowed, windowWebPreferences } from './policy';
 import { serveAppRequest } from './protocol';
-import { isTrustedSender } from './sender';
+import { describeSender, isTrustedSender } from './sender';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.resolve(here, '../renderer');
@@ -67,9 +67,9 @@ async function start(): Promise<void> {
 
   ipcMain.handle('offhost:call', async (event, method: unknown, input: unknown) => {
     // Only our window's main frame, showing our own page, may call the core.
-    const mainFrame = win && !win.isDestroyed() ? win.webContents.mainFrame : undefined;
+    const mainFrame = win && !win.isDestroyed() && !win.webContents.isDestroyed() ? win.webContents.mainFrame : undefined;
     if (!isTrustedSender(event.senderFrame, mainFrame)) {
-      log.warn({ url: event.senderFrame?.url.slice(0, 200) }, 'refused an IPC call from an unknown sender');
+      log.warn({ sender: describeSender(event.senderFrame) }, 'refused an IPC call from an unknown sender');
       return { error: new AppError('Forbidden', 'Unknown sender.').toBody() };
     }
     try {

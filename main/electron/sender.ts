@@ -19,8 +19,23 @@ export interface FrameRef {
  * as is any frame of another webContents.
  */
 export function isTrustedSender(sender: FrameRef | null | undefined, mainFrame: FrameRef | null | undefined): boolean {
-  if (!sender || !mainFrame || sender.detached) return false;
-  if (!Number.isInteger(sender.processId) || !Number.isInteger(sender.routingId)) return false;
-  if (sender.processId !== mainFrame.processId || sender.routingId !== mainFrame.routingId) return false;
-  return isAppUrl(sender.url);
+  try {
+    if (!sender || !mainFrame || sender.detached) return false;
+    if (!Number.isInteger(sender.processId) || !Number.isInteger(sender.routingId)) return false;
+    if (sender.processId !== mainFrame.processId || sender.routingId !== mainFrame.routingId) return false;
+    return isAppUrl(sender.url);
+  } catch {
+    // Electron's WebFrameMain getters throw once the render frame is disposed: not our page.
+    return false;
+  }
+}
+
+/** The sender's URL for a log line: shortened, and safe on a disposed frame. */
+export function describeSender(sender: FrameRef | null | undefined): string {
+  if (!sender) return '(no frame)';
+  try {
+    return String(sender.url).slice(0, 200);
+  } catch {
+    return '(disposed frame)';
+  }
 }

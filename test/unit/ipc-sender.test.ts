@@ -2,7 +2,7 @@
 // (The check it replaces compared `new URL(frame.url).origin` with 'app://offhost'; for a
 // non-special scheme that origin is the string "null", so it refused our page too.)
 import { describe, expect, it } from 'vitest';
-import { isAppUrl, isTrustedSender, type FrameRef } from '../../main/electron/sender';
+import { describeSender, isAppUrl, isTrustedSender, type FrameRef } from '../../main/electron/sender';
 
 const OUR_PAGE = 'app://offhost/index.html';
 const main: FrameRef = { url: OUR_PAGE, processId: 7, routingId: 1 };
@@ -80,4 +80,25 @@ describe('isTrustedSender', () => {
     const nan = { processId: Number.NaN, routingId: Number.NaN };
     expect(isTrustedSender(frame(OUR_PAGE, nan), { ...main, ...nan })).toBe(false);
   });
+
+  it('refuses, without throwing, a frame whose properties throw (a disposed WebFrameMain does)', () => {
+    const disposed = {
+      get url(): string { throw new Error('Render frame was disposed before WebFrameMain could be accessed'); },
+      get processId(): number { throw new Error('disposed'); },
+      get routingId(): number { throw new Error('disposed'); },
+      get detached(): boolean { throw new Error('disposed'); },
+    };
+    expect(isTrustedSender(disposed, main)).toBe(false);
+    expect(isTrustedSender(frame(OUR_PAGE), disposed)).toBe(false);
+  });
 });
+
+describe('describeSender (for the log line of a refused call)', () => {
+  it('names the URL, shortened, and never throws', () => {
+    expect(describeSender(frame('https://evil.example/x'))).toBe('https://evil.example/x');
+    expect(describeSender(frame(`https://evil.example/${'a'.repeat(500)}`))).toHaveLength(200);
+    expect(describeSender(null)).toBe('(no frame)');
+    expect(describeSender({ get url(): string { throw new Error('disposed'); }, processId: 1, routingId: 1 })).toBe('(disposed frame)');
+  });
+});
+

@@ -40,7 +40,7 @@ app.on('web-contents-created', (_event, contents: WebContents) => {
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
     const decision = decideWindowOpen(url);
-    if (decision.openExternal) void shell.openExternal(decision.openExternal);
+    if (decision.openExternal) shell.openExternal(decision.openExternal).catch((e: Error) => log.warn({ url: decision.openExternal, err: e.message }, 'could not open the browser'));
     else log.warn({ url: url.slice(0, 200) }, 'refused to open a window');
     return { action: 'deny' };
   });

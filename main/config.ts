@@ -4,7 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 
 export type DatabaseConfig =
-  | { kind: 'sqlite'; file: string; /** better-sqlite3 built for another runtime (Electron). */ nativeBinding?: string }
+  | {
+      kind: 'sqlite';
+      file: string;
+      /** better-sqlite3 built for another runtime (Electron). */
+      nativeBinding?: string;
+      /** How long a write waits for another process's lock before giving up (default 5000 ms). */
+      busyTimeoutMs?: number;
+    }
   | { kind: 'postgres'; url?: string /* undefined: libpq's PG* variables */ };
 
 export interface Config {
@@ -13,8 +20,13 @@ export interface Config {
   environmentsFile: string | null;
   host: string;
   port: number;
-  /** Login token for the browser URL; random per start unless set. */
-  token: string | null;
+  /** The address people use to reach the server (behind an ingress: its https URL). Sets the
+   *  host allowed in browser requests, the printed sign-in address, and `Secure` cookies. */
+  publicUrl: URL | null;
+  /** Further Host names browsers may use (DNS-rebinding guard); loopback names are always allowed. */
+  allowedHosts: string[];
+  /** Fastify's trustProxy: believe X-Forwarded-* from these hops (true, a hop count, or addresses/CIDRs). */
+  trustProxy: boolean | number | string[];
   bodyLimitBytes: number;
 }
 
@@ -45,6 +57,36 @@ function port(text: string | undefined, fallback: number): number {
   return n;
 }
 
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function parsePublicUrl(text: string | undefined): URL | null {
+  if (!text?.trim()) return null;
+  let u: URL;
+  try {
+    u = new URL(text.trim());
+  } catch {
+    throw new Error(`The public URL (OFFHOST_PUBLIC_URL, --url) must be an absolute http(s) URL such as https://offhost.example.com/, not ${JSON.stringify(text)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`OFFHOST_PUBLIC_URL must start with http:// or https://, not ${JSON.stringify(u.protocol)}`);
+  if (u.username || u.password || u.search || u.hash) throw new Error('OFFHOST_PUBLIC_URL must not carry credentials, a query or a fragment');
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u;
+}
+
+function trustProxy(text: string | undefined): Config['trustProxy'] {
+  const t = text?.trim() ?? '';
+  if (t === '' || t === 'false') return false;
+  if (t === 'true') return true;
+  if (/^\d+$/.test(t)) return Number(t);
+  const entries = list(t);
+  for (const e of entries)
+    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(e))
+      throw new Error(`OFFHOST_TRUST_PROXY must be true, false, a hop count, or a comma-separated list of proxy addresses/CIDRs; ${JSON.stringify(e)} is none of these`);
+  return entries;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.OFFHOST_DATA_DIR ?? defaultDataDir(env));
   return {
@@ -53,7 +95,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     environmentsFile: overrides.environmentsFile ?? (env.OFFHOST_ENVIRONMENTS_FILE ? path.resolve(env.OFFHOST_ENVIRONMENTS_FILE) : null),
     host: overrides.host ?? env.OFFHOST_HOST ?? '127.0.0.1',
     port: overrides.port ?? port(env.OFFHOST_PORT, 3939),
-    token: overrides.token ?? env.OFFHOST_TOKEN ?? null,
+    publicUrl: overrides.publicUrl !== undefined ? overrides.publicUrl : parsePublicUrl(env.OFFHOST_PUBLIC_URL),
+    allowedHosts: overrides.allowedHosts ?? list(env.OFFHOST_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
+    trustProxy: overrides.trustProxy ?? trustProxy(env.OFFHOST_TRUST_PROXY),
     bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,
   };
 }
@@ -62,11 +106,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 export function describeDatabase(db: DatabaseConfig, env = process.env): string {
   if (db.kind === 'sqlite') return db.file;
   if (!db.url) return `postgres (PGHOST=${env.PGHOST ?? 'localhost'}, PGDATABASE=${env.PGDATABASE ?? env.PGUSER ?? ''})`;
-  try {
-    const u = new URL(db.url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres (unparsable URL)';
+  return redactUrl(db.url);
+}
+
+/** Query parameters that carry secrets, wherever a URL is shown or logged. */
+const SECRET_PARAMS = /^(token|password|passwd|pass|pwd|key|api_?key|secret|sslpassword|access_token|auth)$/i;
+
+/** A URL (absolute, or a request path) with its password and secret query values replaced by ***. */
+export function redactUrl(url: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+    const q = url.indexOf('?');
+    return q < 0 ? url : url.slice(0, q + 1) + redactQuery(url.slice(q + 1));
   }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${url.split(':')[0]}: (unparsable URL)`;
+  }
+  if (u.password) u.password = '***';
+  const q = u.search.slice(1);
+  u.search = '';
+  return u.toString().replace('%2A%2A%2A', '***') + (q ? `?${redactQuery(q)}` : '');
+}
+
+function redactQuery(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // keep the raw name
+      }
+      return SECRET_PARAMS.test(decoded.trim()) ? `${name}=***` : pair;
+    })
+    .join('&');
 }

@@ -1,13 +1,18 @@
 // The Node core shared by the Electron main process and the headless server: configuration,
 // store, services and the handlers behind the API contract. Transports are added on top.
+// Background parts start here in order and stop in reverse in close().
 import type { Config } from './config';
 import { EventBus } from './events';
 import { ApiKeys } from './auth/api-keys';
+import { Sessions } from './auth/session';
 import { watchEnvironmentsFile, type FileSync } from './environments/file-sync';
 import { EnvironmentService } from './environments/service';
 import { createHandlers, type Handlers } from './api/handlers';
 import type { Logger } from './log';
 import { openStore, type Store } from './store/db';
+
+/** How often API keys' last-use times are written (off the request path, in one batch). */
+const KEY_USE_FLUSH_MS = 30_000;
 
 export interface Core {
   config: Config;
@@ -16,15 +21,17 @@ export interface Core {
   events: EventBus;
   environments: EnvironmentService;
   apiKeys: ApiKeys;
+  sessions: Sessions;
   handlers: Handlers;
   close(): Promise<void>;
 }
 
 export async function createCore(config: Config, log: Logger, mode: 'desktop' | 'server'): Promise<Core> {
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, log);
   const events = new EventBus();
   const environments = new EnvironmentService({ store, events });
   const apiKeys = new ApiKeys(store.db);
+  const sessions = new Sessions(store.db);
   let fileSync: FileSync | undefined;
   try {
     if (config.environmentsFile) fileSync = await watchEnvironmentsFile(config.environmentsFile, environments, log);
@@ -32,12 +39,16 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     await store.close();
     throw e;
   }
-  const parts = { config, log, store, events, environments, apiKeys };
+  const flushKeyUse = () => apiKeys.flush().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record API key use; will retry'));
+  const keyUseTimer = setInterval(flushKeyUse, KEY_USE_FLUSH_MS).unref();
+  const parts = { config, log, store, events, environments, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
     async close() {
       fileSync?.close();
+      clearInterval(keyUseTimer);
+      await flushKeyUse();
       await store.close();
     },
   };

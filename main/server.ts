@@ -5,10 +5,11 @@ import { parseArgs } from 'node:util';
 import { startHttpServer } from './api/http-server';
 import { describeDatabase, loadConfig } from './config';
 import { createCore } from './core';
+import { LOGIN_LINK_MINUTES } from './auth/session';
 import { createLogger } from './log';
 
 const USAGE = `Usage: offhost-server [--host 127.0.0.1] [--port 3939] [--data-dir DIR]
-Environment: OFFHOST_PORT, OFFHOST_HOST, OFFHOST_DATA_DIR, DATABASE_URL, OFFHOST_ENVIRONMENTS_FILE, OFFHOST_TOKEN (see README.md)`;
+Environment: OFFHOST_PORT, OFFHOST_HOST, OFFHOST_DATA_DIR, DATABASE_URL, OFFHOST_ENVIRONMENTS_FILE, OFFHOST_PUBLIC_URL, OFFHOST_TRUST_PROXY (see README.md)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,9 +26,14 @@ async function main(): Promise<void> {
   const core = await createCore(config, log, 'server');
   const rendererDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../renderer');
   const server = await startHttpServer(core, { rendererDir });
-  log.info({ url: server.url, database: describeDatabase(config.database) }, 'offhost server listening');
-  // The one line a person needs, on stderr so the JSON log on stdout stays machine-readable.
-  process.stderr.write(`\n  Offhost is running. Open this address in a browser:\n\n    ${server.loginUrl}\n\n`);
+  log.info({ url: server.url, publicUrl: server.publicUrl, database: describeDatabase(config.database) }, 'offhost server listening');
+  // The one line a person needs, on stderr so the JSON log on stdout stays machine-readable (and
+  // never holds the token).
+  const loginUrl = await server.newLoginUrl('server start');
+  process.stderr.write(
+    `\n  Offhost is running. Open this address in a browser (it signs you in once, within ${LOGIN_LINK_MINUTES} minutes;\n` +
+      `  "npx offhost login" makes a new one):\n\n    ${loginUrl}\n\n`,
+  );
 
   let closing = false;
   const shutdown = async (signal: string) => {

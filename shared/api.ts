@@ -148,8 +148,12 @@ export interface ApiEvents {
   'events.resync': Record<string, never>;
 }
 export type EventName = keyof ApiEvents;
-/** The events the core pushes (events.resync is the transport's own). */
-export const EVENT_NAMES: EventName[] = ['environments.changed'];
+/** The events the core pushes (events.resync is the transport's own), each with the role needed to
+ *  receive it: the role that may read what it announces. */
+export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
+  'environments.changed': 'publisher',
+};
+export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];
 
 /** What the preload bridge exposes as window.offhost, and what the HTTP client implements too. */
 export interface Transport {

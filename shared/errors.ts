@@ -4,6 +4,7 @@
 
 export const ERRORS = {
   Internal: { status: 500, connect: 1 },
+  Unavailable: { status: 503, connect: 1 },
   EndpointNotFound: { status: 404, connect: 2 },
   InvalidId: { status: 400, connect: 3 },
   NotFound: { status: 404, connect: 4 },
@@ -26,6 +27,8 @@ export const ERRORS = {
   EnvironmentIsConfigManaged: { status: 409, connect: 265 },
   InvalidManifest: { status: 400, connect: 38 },
   InvalidYaml: { status: 400, connect: 121 },
+  /** A documented size cap (environments per file, installations, mounts, YAML bytes); see README "Limits". */
+  LimitExceeded: { status: 400, connect: 121 },
 } as const satisfies Record<string, { status: number; connect: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,9 +7,11 @@ import type { Core } from '../core';
 import { APP_VERSION } from '../version';
 
 export interface CallContext {
-  /** Who is asking, for the audit log: "console", "desktop", "api-key:ci (#3)". */
+  /** Who is asking, for the audit log: "session #4 (signed in by server start)", "desktop:alice", "api-key:ci (#3)". */
   actor: string;
   role: Role;
+  /** The browser session behind the call, if any (so it can sign out). */
+  session?: number;
 }
 
 export type Handlers = {

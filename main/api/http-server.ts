@@ -1,28 +1,21 @@
 // The headless server: the built UI, the API contract over HTTP (POST /api/call/<method>, events
 // over Server-Sent Events at /api/events) and the Connect-compatible REST API under /__api__.
-// Everything but /healthz needs credentials: a session cookie (from the printed login URL) or
-// "Authorization: Key <api key>".
+// Everything but the probes (/healthz, /readyz) needs credentials (see http-auth.ts).
 import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { EVENT_NAMES } from '../../shared/api';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { EVENT_NAMES, EVENT_ROLES, roleAllows } from '../../shared/api';
 import { AppError, ERRORS, type ErrorCode } from '../../shared/errors';
-import { SESSION_COOKIE, Sessions } from '../auth/session';
+import { redactUrl } from '../config';
 import type { Core } from '../core';
-import { settingsRepo } from '../store/settings-repo';
+import { isDatabaseUnavailable } from '../store/db';
 import { registerConnectRoutes } from './connect-routes';
-import { dispatch, type CallContext } from './handlers';
+import { dispatch } from './handlers';
+import { registerAuth } from './http-auth';
 import { CONTENT_SECURITY_POLICY } from '../security';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller?: CallContext;
-  }
-}
-
 
 export interface HttpServerOptions {
   /** The built renderer (dist/renderer); without it the UI routes say how to build it. */
@@ -31,19 +24,23 @@ export interface HttpServerOptions {
 
 export interface HttpServer {
   app: FastifyInstance;
-  sessions: Sessions;
-  /** The address to open in a browser, with the login token. */
-  loginUrl: string;
+  /** Where this server listens. */
   url: string;
+  /** The address people use: OFFHOST_PUBLIC_URL, or where it listens. */
+  publicUrl: string;
+  /** A new single-use sign-in address (the one printed at start comes from here). */
+  newLoginUrl(createdBy: string): Promise<string>;
   close(): Promise<void>;
 }
 
 export async function startHttpServer(core: Core, options: HttpServerOptions = {}): Promise<HttpServer> {
   const { config } = core;
-  const secret = await settingsRepo.getOrInit(core.store.db, 'session_secret', Sessions.newSecret());
-  const sessions = new Sessions(secret, config.token ?? Sessions.newToken());
   const app = Fastify({
     loggerInstance: core.log as FastifyBaseLogger,
+    // Fastify's own request log prints the raw URL, sign-in tokens included; ours redacts it.
+    logController: new RequestLog(),
+    // A hop count means: believe that many proxies in front of us.
+    trustProxy: typeof config.trustProxy === 'number' ? hops(config.trustProxy) : config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     // Routes are matched case-sensitively and without trailing-slash games, like Connect's.
     routerOptions: { ignoreTrailingSlash: true },
@@ -67,20 +64,24 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
     reply.header('X-Frame-Options', 'DENY');
   });
 
+  // Liveness: the process answers. Readiness: and so does the database.
   app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/healthz') return;
-    const caller = await authenticate(core, sessions, req, reply);
-    if (reply.sent) return;
-    if (!caller) return sendUnauthenticated(req, reply);
-    req.caller = caller;
+  app.get('/readyz', async (req, reply) => {
+    try {
+      await core.store.ping();
+      return { status: 'ready' };
+    } catch (err) {
+      req.log.warn({ err: { message: (err as Error).message } }, 'readiness: the database does not answer');
+      return reply.code(503).send({ status: 'unavailable', error: 'The database does not answer.' });
+    }
   });
+
+  registerAuth(app, core, sendError);
 
   app.setErrorHandler((err, req, reply) => sendError(req, reply, toAppError(err, req)));
   app.setNotFoundHandler((req, reply) => {
     if (req.method === 'GET' && !isApiPath(req.url) && options.rendererDir) return sendIndex(reply, options.rendererDir);
-    return sendError(req, reply, new AppError('EndpointNotFound', `Nothing is served at ${req.method} ${req.url.split('?')[0]}.`));
+    return sendError(req, reply, new AppError('EndpointNotFound', `Nothing is served at ${req.method} ${truncate(req.url.split('?')[0]!)}.`));
   });
 
   app.post<{ Params: { method: string } }>('/api/call/:method', async (req) => {
@@ -88,33 +89,7 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
     return { result: result ?? null };
   });
 
-  // Open event streams never end by themselves, and close() waits for open requests: end them first.
-  const streams = new Set<ServerResponse>();
-  app.addHook('preClose', async () => {
-    for (const res of streams) res.end();
-  });
-
-  app.get('/api/events', (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    streams.add(res);
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-store',
-      Connection: 'keep-alive',
-      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-      'X-Content-Type-Options': 'nosniff',
-    });
-    res.write(': connected\n\n');
-    const offs = EVENT_NAMES.map((name) => core.events.on(name, (payload) => res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), 25_000);
-    req.raw.on('close', () => {
-      streams.delete(res);
-      clearInterval(heartbeat);
-      offs.forEach((off) => off());
-    });
-  });
-
+  registerEvents(app, core);
   registerConnectRoutes(app, core);
 
   if (options.rendererDir && fs.existsSync(path.join(options.rendererDir, 'index.html'))) {
@@ -138,7 +113,66 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}/`;
-  return { app, sessions, url, loginUrl: `${url}?token=${sessions.loginToken}`, close: () => app.close() };
+  const publicUrl = config.publicUrl?.toString() ?? url;
+  return {
+    app,
+    url,
+    publicUrl,
+    newLoginUrl: async (createdBy) => `${publicUrl}?token=${await core.sessions.createLoginToken(createdBy)}`,
+    close: () => app.close(),
+  };
+}
+
+/** Server-Sent Events: each caller gets the events its role may read. */
+function registerEvents(app: FastifyInstance, core: Core): void {
+  // Open event streams never end by themselves, and close() waits for open requests: end them first.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+
+  app.get('/api/events', (req, reply) => {
+    const role = req.caller!.role;
+    const names = EVENT_NAMES.filter((name) => roleAllows(role, EVENT_ROLES[name]!));
+    if (names.length === 0) throw new AppError('Forbidden', `No events are sent to the ${role} role.`);
+    reply.hijack();
+    const res = reply.raw;
+    streams.add(res);
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.write(': connected\n\n');
+    const offs = names.map((name) => core.events.on(name, (payload) => res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), 25_000);
+    req.raw.on('close', () => {
+      streams.delete(res);
+      clearInterval(heartbeat);
+      offs.forEach((off) => off());
+    });
+  });
+}
+
+/** One line per request when it completes, with secrets in the query redacted and who asked. */
+class RequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), actor: req.caller?.actor };
+    if (error) reply.log.error({ ...line, err: error }, 'request failed');
+    else reply.log.info(line, 'request');
+  }
+}
+
+function hops(n: number) {
+  return (_address: string, hop: number) => hop < n;
+}
+
+function truncate(s: string, max = 200): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
 function isApiPath(url: string): boolean {
@@ -147,49 +181,6 @@ function isApiPath(url: string): boolean {
 
 function sendIndex(reply: FastifyReply, rendererDir: string) {
   return reply.header('Cache-Control', 'no-store').type('text/html').sendFile('index.html', rendererDir);
-}
-
-async function authenticate(core: Core, sessions: Sessions, req: FastifyRequest, reply: FastifyReply): Promise<CallContext | undefined> {
-  const auth = req.headers.authorization;
-  if (auth !== undefined) {
-    const m = /^Key\s+(\S+)\s*$/i.exec(auth);
-    const key = m ? await core.apiKeys.verify(m[1]!) : undefined;
-    return key && { actor: `api-key:${key.name} (#${key.id})`, role: key.role };
-  }
-
-  const token = (req.query as Record<string, unknown> | undefined)?.token;
-  if (req.method === 'GET' && typeof token === 'string') {
-    if (!sessions.checkLoginToken(token)) return undefined;
-    const cookie = sessions.issue();
-    reply.setCookie(SESSION_COOKIE, cookie.value, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: cookie.maxAgeSeconds, secure: req.protocol === 'https' });
-    const clean = new URL(req.url, 'http://x');
-    clean.searchParams.delete('token');
-    reply.redirect(clean.pathname + clean.search, 303);
-    return undefined;
-  }
-
-  if (!sessions.verify(req.cookies[SESSION_COOKIE])) return undefined;
-  // A cookie rides along on any request the browser makes, so refuse writes from other origins.
-  const origin = req.headers.origin;
-  if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && new URL(origin).host !== req.headers.host) {
-    sendError(req, reply, new AppError('Forbidden', 'Cross-origin requests are not accepted.'));
-    return undefined;
-  }
-  return { actor: 'console', role: 'admin' };
-}
-
-function sendUnauthenticated(req: FastifyRequest, reply: FastifyReply) {
-  const wantsHtml = req.method === 'GET' && !isApiPath(req.url) && (req.headers.accept ?? '').includes('text/html');
-  if (wantsHtml)
-    return reply
-      .code(401)
-      .type('text/html')
-      .send(
-        '<!doctype html><meta charset="utf-8"><title>Offhost: sign in</title><h1>Sign in to Offhost</h1>' +
-          '<p>Open the address the server printed when it started (it ends in <code>?token=…</code>), ' +
-          'or send an API key in an <code>Authorization: Key …</code> header.</p>',
-      );
-  return sendError(req, reply, new AppError('Unauthenticated', 'This needs credentials: an "Authorization: Key <api key>" header or a signed-in browser session.'));
 }
 
 /** Fastify's own errors (body parsing, limits) become AppErrors with messages a person can act on. */
@@ -205,6 +196,10 @@ function toAppError(err: unknown, req: FastifyRequest): AppError {
       return new AppError('UnparsableBody', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('UnparsableBody', `The request body is not valid JSON: ${e.message}`);
+  }
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err: { message: e.message, code: e.code } }, 'database busy or unreachable');
+    return new AppError('Unavailable', 'The database is busy or cannot be reached; try again in a moment.');
   }
   if (err instanceof SyntaxError) return new AppError('UnparsableBody', `The request body is not valid JSON: ${err.message}`);
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new AppError('InvalidRequest', e.message ?? 'Bad request.');

@@ -26,8 +26,8 @@ export function isRole(value: unknown): value is Role {
 }
 
 export class ApiKeys {
-  /** Avoid a write per request: last_used_time is refreshed at most this often. */
-  private readonly touchedAt = new Map<number, number>();
+  /** Last use per key id, written in batches by flush(): authentication never writes. */
+  private readonly used = new Map<number, string>();
 
   constructor(private readonly db: Kysely<Database>, private readonly now = () => new Date()) {}
 
@@ -44,16 +44,29 @@ export class ApiKeys {
     return { key, info: { id: row.id, name: name.trim(), prefix: key.slice(0, 10), role, createdBy, createdTime: created, lastUsedTime: null } };
   }
 
+  /** The key's owner and role, if it is a key; one read, no write. */
   async verify(key: string): Promise<ApiKeyInfo | undefined> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 200) return undefined;
     const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashKey(key)).executeTakeFirst();
     if (!row) return undefined;
-    const now = this.now();
-    if (now.getTime() - (this.touchedAt.get(row.id) ?? 0) > 60_000) {
-      this.touchedAt.set(row.id, now.getTime());
-      await this.db.updateTable('api_keys').set({ last_used_time: now.toISOString() }).where('id', '=', row.id).execute();
-    }
+    this.used.set(row.id, this.now().toISOString());
     return toInfo(row);
+  }
+
+  /** Writes the last-use times gathered since the previous flush, in one transaction. A failure
+   *  (a busy database) keeps them for the next try. */
+  async flush(): Promise<void> {
+    if (this.used.size === 0) return;
+    const batch = [...this.used];
+    this.used.clear();
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        for (const [id, time] of batch) await tx.updateTable('api_keys').set({ last_used_time: time }).where('id', '=', id).execute();
+      });
+    } catch (e) {
+      for (const [id, time] of batch) if (!this.used.has(id)) this.used.set(id, time);
+      throw e;
+    }
   }
 
   async list(): Promise<ApiKeyInfo[]> {

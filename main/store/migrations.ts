@@ -55,5 +55,24 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_sessions_login_links': {
+      // Browser sessions live server-side so each can be listed and revoked; sign-in links are
+      // single-use and short-lived. Only SHA-256 hashes of either secret are stored.
+      async up(db) {
+        await id(db, 'sessions')
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_time', 'text', (c) => c.notNull())
+          .addColumn('expires_time', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('login_links')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_time', 'text', (c) => c.notNull())
+          .addColumn('expires_time', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }

@@ -46,11 +46,29 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface SessionsTable {
+  id: Generated<number>;
+  token_hash: string;
+  /** How it was signed in: the sign-in link's creator ("server start", "cli:alice"). */
+  created_by: string;
+  created_time: string;
+  expires_time: string;
+}
+
+export interface LoginLinksTable {
+  token_hash: string;
+  created_by: string;
+  created_time: string;
+  expires_time: string;
+}
+
 export interface Database {
   environments: EnvironmentsTable;
   audit_log: AuditLogTable;
   api_keys: ApiKeysTable;
   settings: SettingsTable;
+  sessions: SessionsTable;
+  login_links: LoginLinksTable;
 }
 
 export type EnvironmentRow = Selectable<EnvironmentsTable>;

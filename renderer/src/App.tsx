@@ -58,7 +58,8 @@ export function App() {
         {signedOut && (
           <div className="page">
             <div className="banner error" role="alert">
-              Your session has ended. Open the address the server printed at start-up (it contains the login token) to sign in again.
+              Your session has ended. Sign in again with a new sign-in address: run <code>npx offhost login</code> where the
+              server runs (sign-in addresses work once, for 15 minutes).
             </div>
           </div>
         )}

@@ -20,7 +20,7 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(dir, 'ui'));
   fs.writeFileSync(path.join(dir, 'ui', 'index.html'), '<!doctype html><title>Offhost test UI</title>');
   fs.writeFileSync(envFile(), '- name: ghcr.io/org/managed:1\n  title: Managed\n');
-  const config = loadConfig({}, { dataDir: dir, port: 0, token: 'test-login-token', bodyLimitBytes: 64 * 1024, environmentsFile: envFile() });
+  const config = loadConfig({}, { dataDir: dir, port: 0, bodyLimitBytes: 64 * 1024, environmentsFile: envFile() });
   core = await createCore(config, silentLogger, 'server');
   server = await startHttpServer(core, { rendererDir: path.join(dir, 'ui') });
   for (const role of ['admin', 'publisher', 'viewer'] as const) keys[role] = (await core.apiKeys.create(`${role} key`, role, 'test')).key;
@@ -98,14 +98,15 @@ describe('credentials', () => {
   });
 
   it('the login URL sets an HttpOnly, SameSite=Strict session cookie and strips the token', async () => {
-    expect(server.loginUrl).toBe(`${server.url}?token=test-login-token`);
+    const loginUrl = await server.newLoginUrl('test');
+    expect(loginUrl).toMatch(new RegExp(`^${server.url.replace(/[.?]/g, '\\$&')}\\?token=ohl_[\\w-]{43}$`));
     const bad = await fetch(url('/?token=nope'), { redirect: 'manual' });
     expect(bad.status).toBe(401);
-    const res = await fetch(url('/environments?token=test-login-token&x=1'), { redirect: 'manual' });
+    const res = await fetch(url(`/environments?${new URL(loginUrl).search.slice(1)}&x=1`), { redirect: 'manual' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/environments?x=1');
     const cookie = res.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^offhost_session=v1\.\d+\.[\w-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect(cookie).toMatch(/^offhost_session=ohs_[\w-]{43}; Max-Age=43200; Path=\/; HttpOnly; SameSite=Strict$/);
     const session = cookie.split(';')[0]!;
 
     const page = await fetch(url('/'), { headers: { Cookie: session } });
@@ -131,7 +132,7 @@ describe('credentials', () => {
   it('a browser without credentials gets a page that says how to sign in', async () => {
     const r = await fetch(url('/'), { headers: { Accept: 'text/html' } });
     expect(r.status).toBe(401);
-    expect(await r.text()).toMatch(/Open the address the server printed/);
+    expect(await r.text()).toMatch(/Open the sign-in address the server printed.*npx offhost login/s);
   });
 });
 

@@ -1,8 +1,8 @@
 // Execution environments: a container image plus the R/Python/Quarto/... installations inside it.
 // Field names follow Posit Connect's /__api__/v1/environments so its clients work against us.
 import { z } from 'zod';
-import type { ErrorCode } from './errors';
-import { parseWith, type PathSegment } from './validation';
+import { AppError, type ErrorCode } from './errors';
+import { parseWith, quote, type PathSegment } from './validation';
 import { isVersion, parseVersion, compareVersions } from './version';
 
 export const LANGUAGES = ['r', 'python', 'quarto', 'tensorflow', 'nodejs'] as const;
@@ -21,9 +21,81 @@ export const CLUSTER_NAME = 'Kubernetes';
 /** Content containers get our runtime here; environments may not mount over it. */
 export const RESERVED_MOUNT_ROOT = '/opt/offhost';
 
+/**
+ * Caps on the size of what one request or file may define, so a big input is refused with a clear
+ * error instead of tying up the server. Documented in README.md ("Limits").
+ */
+export const LIMITS = {
+  /** Environments in one YAML import or in the watched environments file. */
+  environmentsPerFile: 1000,
+  /** Installations per runtime (r, python, …) of one environment. */
+  installationsPerRuntime: 50,
+  /** Volume mounts of one environment. */
+  volumeMounts: 32,
+  /** Bytes of YAML in one import or in the environments file (a Kubernetes ConfigMap holds 1 MiB too). */
+  yamlBytes: 1024 * 1024,
+} as const;
+
 // --- field rules ---------------------------------------------------------------------------
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+// Characters no title or description may hold: C0 and C1 controls, DEL, the line and paragraph
+// separators, and the bidirectional overrides and isolates that make text display in another order
+// than it is stored ("Trojan Source"). Descriptions may have tabs and line feeds.
+const FORBIDDEN_IN_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const CHARACTER_NAMES: Record<string, string> = {
+  '\0': 'NUL',
+  '\t': 'tab',
+  '\n': 'line feed',
+  '\r': 'carriage return',
+  '\u001b': 'escape',
+  '\u007f': 'delete',
+  '\u2028': 'line separator',
+  '\u2029': 'paragraph separator',
+  '\u202e': 'right-to-left override',
+  '\u202d': 'left-to-right override',
+};
+
+/** "U+0007" or "U+0009 (tab)". */
+function describeCharacter(c: string): string {
+  const code = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return CHARACTER_NAMES[c] ? `${code} (${CHARACTER_NAMES[c]})` : code;
+}
+
+/** The first forbidden character of `text` (other than those in `allowed`), and where it is. */
+function forbiddenCharacterProblem(text: string, what: string, allowed: string, rule: string): string | undefined {
+  if (!FORBIDDEN_IN_TEXT.test(text)) return undefined;
+  const chars = [...text];
+  let line = 1;
+  let column = 0;
+  for (const [i, c] of chars.entries()) {
+    column++;
+    if (FORBIDDEN_IN_TEXT.test(c) && !allowed.includes(c)) {
+      const where = text.includes('\n') ? `line ${line}, column ${column}` : `character ${i + 1}`;
+      return `${what} contains the control character ${describeCharacter(c)} at ${where}; ${rule}`;
+    }
+    if (c === '\n') {
+      line++;
+      column = 0;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An array schema that refuses more than `max` items before looking at any of them, so a list of
+ * 20,000 entries costs one length check, not 20,000 validations.
+ */
+function capped<T extends z.ZodType>(item: T, max: number, what: string) {
+  return z.preprocess((v, ctx) => {
+    if (Array.isArray(v) && v.length > max) {
+      ctx.addIssue({ code: 'too_big', origin: 'array', maximum: max, inclusive: true, input: v, message: `${what}: ${v.length} given; the limit is ${max}.` });
+      return z.NEVER;
+    }
+    return v;
+  }, z.array(item));
+}
 
 // The reference grammar of github.com/distribution/reference, written out by part.
 const DOMAIN_PART = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -36,7 +108,7 @@ const IMAGE_REF = new RegExp(`^(?:${DOMAIN}/)?${PATH_PART}(?:/${PATH_PART})*(?::
 /** A container image reference: "ghcr.io/org/image:tag", "python:3.12", "registry:5000/a/b@sha256:…". */
 export function imageReferenceProblem(ref: string): string | undefined {
   if (ref.trim() === '') return 'The image name ("name") is required, e.g. ghcr.io/rstudio/content-base:r4.3.1-py3.11.9-jammy.';
-  if (ref !== ref.trim()) return `The image name ${JSON.stringify(ref)} has leading or trailing spaces.`;
+  if (ref !== ref.trim()) return `The image name ${quote(ref)} has leading or trailing spaces.`;
   const nameOnly = ref.split('@')[0]!.replace(/:[\w][\w.-]*$/, '');
   if (nameOnly.length > 255) return 'The image name is longer than 255 characters.';
   if (!IMAGE_REF.test(ref)) {
@@ -46,7 +118,7 @@ export function imageReferenceProblem(ref: string): string | undefined {
       : /[A-Z]/.test(repository)
         ? ' Repository names must be lower case.'
         : ' Expected [registry[:port]/]repository[:tag][@digest], e.g. ghcr.io/org/image:1.0.';
-    return `${JSON.stringify(ref)} is not a valid image reference.${hint}`;
+    return `${quote(ref)} is not a valid image reference.${hint}`;
   }
   return undefined;
 }
@@ -56,7 +128,7 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-
 
 function absolutePathProblem(path: string, what: string): string | undefined {
   if (path === '') return `${what} is required and must be an absolute path such as /opt/R/4.3.1/bin/R.`;
-  if (!path.startsWith('/')) return `${what} must be an absolute path (start with "/"), not ${JSON.stringify(path)}.`;
+  if (!path.startsWith('/')) return `${what} must be an absolute path (start with "/"), not ${quote(path)}.`;
   if (CONTROL_CHARS.test(path)) return `${what} must not contain control characters.`;
   if (path.split('/').some((p) => p === '..' || p === '.')) return `${what} must not contain "." or ".." segments.`;
   if (path.length > 4096) return `${what} is longer than 4096 characters.`;
@@ -77,7 +149,7 @@ const installationSchema = z.strictObject({
     .string({ error: (i) => (i.input === undefined ? 'Each installation needs a "version", e.g. 4.3.1.' : 'The version must be text, e.g. "3.11.9".') })
     .superRefine(
       textRule((v) =>
-        isVersion(v) ? undefined : `${JSON.stringify(v)} is not a version: write it as numbers separated by dots, e.g. 4.3.1, 3.11.9 or 1.5.57.`,
+        isVersion(v) ? undefined : `${quote(v)} is not a version: write it as numbers separated by dots, e.g. 4.3.1, 3.11.9 or 1.5.57.`,
       ),
     ),
   path: z
@@ -87,7 +159,7 @@ const installationSchema = z.strictObject({
 export type Installation = z.output<typeof installationSchema>;
 
 const installationsSchema = z
-  .strictObject({ installations: z.array(installationSchema).nullish() })
+  .strictObject({ installations: capped(installationSchema, LIMITS.installationsPerRuntime, 'Too many installations').nullish() })
   .nullish()
   .transform((v) => ({ installations: v?.installations ?? [] }))
   .superRefine((v, ctx) => {
@@ -106,7 +178,15 @@ export type Installations = { installations: Installation[] };
 
 const nfsSource = z.strictObject({
   volume_type: z.literal('nfs'),
-  nfs_host: z.string().superRefine(textRule((h) => (HOST.test(h) ? undefined : `The NFS host must be a host name or IP address, not ${JSON.stringify(h)}.`))),
+  nfs_host: z.string().superRefine(
+    textRule((h) =>
+      h.length > 253 || h.split('.').some((label) => label.length > 63)
+        ? `The NFS host ${quote(h)} is too long for a host name (at most 253 characters, 63 between dots).`
+        : HOST.test(h)
+          ? undefined
+          : `The NFS host must be a host name or IP address, not ${quote(h)}.`,
+    ),
+  ),
   nfs_export_path: z.string().superRefine(textRule((p) => absolutePathProblem(p, 'The NFS export path'))),
   pvc_name: z.union([z.literal(''), z.null()]).optional(),
 });
@@ -118,7 +198,7 @@ const pvcSource = z.strictObject({
       textRule((n) =>
         n.length <= 253 && DNS_SUBDOMAIN.test(n)
           ? undefined
-          : `The claim name must be a Kubernetes name (lower case letters, digits, "-" and "."), not ${JSON.stringify(n)}.`,
+          : `The claim name must be a Kubernetes name (lower case letters, digits, "-" and "."), not ${quote(n)}.`,
       ),
     ),
   nfs_host: z.union([z.literal(''), z.null()]).optional(),
@@ -150,8 +230,7 @@ export interface VolumeMount {
   target: { path: string; read_only: boolean };
 }
 
-const volumeMountsSchema = z
-  .array(volumeMountSchema)
+const volumeMountsSchema = capped(volumeMountSchema, LIMITS.volumeMounts, 'Too many volume mounts')
   .nullish()
   .transform((mounts): VolumeMount[] =>
     (mounts ?? []).map((m) => {
@@ -175,19 +254,29 @@ const titleSchema = z
   .string({ error: (i) => (i.input === undefined || i.input === null ? 'A title is required (1 to 64 characters).' : 'The title must be text.') })
   .transform((s) => s.trim())
   .superRefine(
-    textRule((t) =>
-      t.length === 0 ? 'A title is required (1 to 64 characters).' : [...t].length > 64 ? `The title is ${[...t].length} characters long; the limit is 64.` : undefined,
-    ),
+    textRule((t) => {
+      if (t.length === 0) return 'A title is required (1 to 64 characters).';
+      // Count before scanning, so a megabyte of title is refused for its length alone.
+      if (t.length > 64 * 2 || [...t].length > 64) return `The title is ${[...t].length} characters long; the limit is 64.`;
+      return forbiddenCharacterProblem(t, 'The title', '', 'a title is one line of plain text.');
+    }),
   );
 
 const descriptionSchema = z
   .string({ error: 'The description must be text.' })
   .nullish()
-  .transform((s) => s ?? '')
-  .superRefine(textRule((d) => ([...d].length > 4096 ? `The description is ${[...d].length} characters long; the limit is 4096.` : undefined)));
+  // Windows line ends become plain line feeds; a lone carriage return is refused below.
+  .transform((s) => (s ?? '').replace(/\r\n/g, '\n'))
+  .superRefine(
+    textRule((d) =>
+      d.length > 4096 * 2 || [...d].length > 4096
+        ? `The description is ${[...d].length} characters long; the limit is 4096.`
+        : forbiddenCharacterProblem(d, 'The description', '\n\t', 'only line feeds and tabs are allowed.'),
+    ),
+  );
 
 const matchingSchema = z
-  .enum(MATCHING, { error: (i) => `Matching must be "any", "exact" or "none", not ${JSON.stringify(i.input)}.` })
+  .enum(MATCHING, { error: (i) => `Matching must be "any", "exact" or "none", not ${quote(i.input)}.` })
   .nullish()
   .transform((m) => m ?? 'any');
 
@@ -223,7 +312,7 @@ const clusterNameSchema = z
   .nullish()
   .superRefine((c, ctx) => {
     if (c != null && c !== CLUSTER_NAME)
-      ctx.addIssue({ code: 'custom', message: `cluster_name must be "${CLUSTER_NAME}" (the only cluster type), not ${JSON.stringify(c)}.`, input: c });
+      ctx.addIssue({ code: 'custom', message: `cluster_name must be "${CLUSTER_NAME}" (the only cluster type), not ${quote(c)}.`, input: c });
   })
   .transform((): typeof CLUSTER_NAME => CLUSTER_NAME);
 
@@ -262,7 +351,8 @@ export interface Environment extends Omit<EnvironmentSpec, 'cluster_name'> {
 // --- errors --------------------------------------------------------------------------------
 
 /** Which stable error code a problem at `path` gets (the same ones Connect uses). */
-export function environmentErrorCode(path: readonly PathSegment[]): ErrorCode {
+export function environmentErrorCode(path: readonly PathSegment[], issue?: { code: string }): ErrorCode {
+  if (issue?.code === 'too_big') return 'LimitExceeded';
   const [head] = path;
   const last = path[path.length - 1];
   switch (head) {
@@ -295,8 +385,14 @@ export function parseEnvironmentUpdate(input: unknown): EnvironmentUpdate {
 
 /** A list of specs (the YAML file); error paths read "[3].python.installations[0].version". */
 export function parseEnvironmentSpecList(input: unknown): EnvironmentSpec[] {
+  if (Array.isArray(input) && input.length > LIMITS.environmentsPerFile)
+    throw new AppError(
+      'LimitExceeded',
+      `The file lists ${input.length} environments; the limit is ${LIMITS.environmentsPerFile} per file or import.`,
+      `[${LIMITS.environmentsPerFile}]`,
+    );
   const list = z.array(environmentSpecSchema, { error: 'Expected a list of environments.' });
-  return parseWith(list, input, (path) => environmentErrorCode(path.slice(1)));
+  return parseWith(list, input, (path, issue) => environmentErrorCode(path.slice(1), issue));
 }
 
 // --- helpers shared by UI and core --------------------------------------------------------

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { imageReferenceProblem, parseEnvironmentSpec, parseEnvironmentSpecList, parseEnvironmentUpdate } from '../../shared/environment';
+import { imageReferenceProblem, LIMITS, parseEnvironmentSpec, parseEnvironmentSpecList, parseEnvironmentUpdate } from '../../shared/environment';
 import { AppError, type ErrorCode } from '../../shared/errors';
+import { MAX_ERROR_DETAILS, QUOTE_MAX_CHARS, quote } from '../../shared/validation';
 
 const valid = () => ({
   name: 'ghcr.io/rstudio/content-base:r4.3.1-py3.11.9-jammy',
@@ -278,5 +279,107 @@ describe('lists (the YAML file)', () => {
   });
   it('must be a list', () => {
     expect(errorOf({ a: 1 }, parseEnvironmentSpecList).message).toMatch(/Expected a list of environments/);
+  });
+});
+
+describe('control characters in titles and descriptions', () => {
+  it.each([
+    ['a\u0007b', /U\+0007 at character 2/],
+    ['line\nbreak', /U\+000A \(line feed\) at line 1, column 5/],
+    ['tab\there', /U\+0009 \(tab\) at character 4/],
+    ['nul\u0000', /U\+0000 \(NUL\) at character 4/],
+    ['esc\u001b[31m', /U\+001B \(escape\)/],
+    ['c1\u0085', /U\+0085/],
+    ['bidi \u202egnp.exe', /U\+202E \(right-to-left override\) at character 6/],
+    ['🚀\u0001', /U\+0001 at character 2/],
+  ])('a title %j is refused, naming the character and where', (title, message) => {
+    expectError({ ...valid(), title }, 'InvalidEnvironmentTitle', 'title', message);
+  });
+
+  it('a title keeps surrounding whitespace out (trimmed) rather than refusing it', () => {
+    expect(parseEnvironmentSpec({ ...valid(), title: 'Base\n' }).title).toBe('Base');
+  });
+
+  it('descriptions allow line feeds and tabs, and turn Windows line ends into line feeds', () => {
+    expect(parseEnvironmentSpec({ ...valid(), description: 'one\n\ttwo' }).description).toBe('one\n\ttwo');
+    expect(parseEnvironmentSpec({ ...valid(), description: 'one\r\ntwo' }).description).toBe('one\ntwo');
+  });
+
+  it.each([
+    ['one\ntwo\u0008', /U\+0008 at line 2, column 4; only line feeds and tabs are allowed/],
+    ['lone\rreturn', /U\+000D \(carriage return\) at character 5/],
+    ['\u2028', /U\+2028 \(line separator\)/],
+  ])('a description %j is refused, naming the character and where', (description, message) => {
+    expectError({ ...valid(), description }, 'InvalidEnvironmentDescription', 'description', message);
+  });
+});
+
+describe('messages never echo huge inputs', () => {
+  const huge = 'x'.repeat(100_000);
+
+  it('quote() cuts long text and says how long it was', () => {
+    expect(quote('short')).toBe('"short"');
+    const q = quote(huge);
+    expect(q.length).toBeLessThan(QUOTE_MAX_CHARS + 40);
+    expect(q).toMatch(/… \(100000 characters\)$/);
+    expect(quote('🚀'.repeat(200))).toMatch(/^"(🚀){80}"… \(200 characters\)$/);
+  });
+
+  it.each([
+    ['name', { name: `ghcr.io/${huge.toUpperCase()}` }],
+    ['version', { r: { installations: [{ version: huge, path: '/p' }] } }],
+    ['path', { r: { installations: [{ version: '4.3.1', path: huge }] } }],
+    ['matching', { matching: huge }],
+    ['cluster_name', { cluster_name: huge }],
+    ['pvc_name', { volume_mounts: [{ source: { volume_type: 'pvc', pvc_name: huge }, target: { path: '/mnt' } }] }],
+    ['nfs_host', { volume_mounts: [{ source: { volume_type: 'nfs', nfs_host: huge, nfs_export_path: '/e' }, target: { path: '/mnt' } }] }],
+    ['nfs_host, not a host name', { volume_mounts: [{ source: { volume_type: 'nfs', nfs_host: `${huge}!`, nfs_export_path: '/e' }, target: { path: '/mnt' } }] }],
+    ['title', { title: huge }],
+    ['description', { description: huge }],
+    ['an unknown field', { [huge]: 1 }],
+  ])('%s', (_what, over) => {
+    const e = errorOf({ ...valid(), ...over });
+    const body = JSON.stringify(e.toBody());
+    expect(body.length).toBeLessThan(1000);
+  });
+
+  it('an input with thousands of problems reports the first few', () => {
+    const installations = Array.from({ length: 40 }, (_, i) => ({ version: `bad-${i}`, path: 'relative' }));
+    const e = errorOf({ ...valid(), r: { installations } });
+    expect(e.details).toHaveLength(MAX_ERROR_DETAILS);
+    expect(e.details![0]!.field).toBe('r.installations[0].version');
+  });
+});
+
+describe('limits', () => {
+  const inst = (n: number) => Array.from({ length: n }, (_, i) => ({ version: `3.${i}.0`, path: `/opt/python/3.${i}/bin/python3` }));
+  const mounts = (n: number) => Array.from({ length: n }, (_, i) => ({ source: { volume_type: 'pvc', pvc_name: 'data' }, target: { path: `/mnt/d${i}` } }));
+
+  it(`installations per runtime: ${LIMITS.installationsPerRuntime} pass, one more is refused (20,000 too, quickly)`, () => {
+    expect(parseEnvironmentSpec({ ...valid(), python: { installations: inst(LIMITS.installationsPerRuntime) } }).python.installations).toHaveLength(
+      LIMITS.installationsPerRuntime,
+    );
+    expectError(
+      { ...valid(), python: { installations: inst(LIMITS.installationsPerRuntime + 1) } },
+      'LimitExceeded',
+      'python.installations',
+      new RegExp(`Too many installations: ${LIMITS.installationsPerRuntime + 1} given; the limit is ${LIMITS.installationsPerRuntime}`),
+    );
+    const started = performance.now();
+    expectError({ ...valid(), r: { installations: inst(20_000) } }, 'LimitExceeded', 'r.installations');
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it(`volume mounts: ${LIMITS.volumeMounts} pass, one more is refused`, () => {
+    expect(parseEnvironmentSpec({ ...valid(), volume_mounts: mounts(LIMITS.volumeMounts) }).volume_mounts).toHaveLength(LIMITS.volumeMounts);
+    expectError({ ...valid(), volume_mounts: mounts(LIMITS.volumeMounts + 1) }, 'LimitExceeded', 'volume_mounts', /Too many volume mounts: 33 given; the limit is 32/);
+  });
+
+  it(`environments per file: ${LIMITS.environmentsPerFile} pass, one more is refused`, () => {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `ghcr.io/org/i${i}:1`, title: `I${i}` }));
+    expect(parseEnvironmentSpecList(list(LIMITS.environmentsPerFile))).toHaveLength(LIMITS.environmentsPerFile);
+    const e = errorOf(list(LIMITS.environmentsPerFile + 1), parseEnvironmentSpecList);
+    expect([e.code, e.field]).toEqual(['LimitExceeded', `[${LIMITS.environmentsPerFile}]`]);
+    expect(e.message).toMatch(/1001 environments; the limit is 1000/);
   });
 });

@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { EventBus } from './events';
 import { ApiKeys } from './auth/api-keys';
 import { Sessions } from './auth/session';
-import { watchEnvironmentsFile, type FileSync } from './environments/file-sync';
+import { startEnvironmentsFile, type FileSync } from './environments/file-sync';
 import { EnvironmentService } from './environments/service';
 import { createHandlers, type Handlers } from './api/handlers';
 import type { Logger } from './log';
@@ -34,7 +34,8 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const sessions = new Sessions(store.db);
   let fileSync: FileSync | undefined;
   try {
-    if (config.environmentsFile) fileSync = await watchEnvironmentsFile(config.environmentsFile, environments, log);
+    // Applies the configured file, and releases environments that a previously configured one managed.
+    fileSync = await startEnvironmentsFile(config.environmentsFile, environments, log);
   } catch (e) {
     await store.close();
     throw e;

@@ -1,6 +1,6 @@
 // Environments: create, read, replace, delete, import/export, the declarative file, selection.
 // Every change is validated, written with its audit entry in one transaction, then announced.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { ImportResult } from '../../shared/api';
 import { specOf, type Environment, type EnvironmentSpec, type EnvironmentUpdate } from '../../shared/environment';
@@ -8,10 +8,11 @@ import { AppError } from '../../shared/errors';
 import type { ContentDefaults, Manifest } from '../../shared/manifest';
 import { selectEnvironment, type Selection, type SelectionOptions } from '../../shared/selection';
 import type { EventBus } from '../events';
-import { auditRepo } from '../store/audit-repo';
+import { auditRepo, type NewAuditEntry } from '../store/audit-repo';
 import { isUniqueViolation, type Store } from '../store/db';
-import { environmentsRepo } from '../store/environments-repo';
-import { environmentsFromYaml, environmentsToYaml } from './yaml';
+import { environmentsRepo, yieldToEventLoop } from '../store/environments-repo';
+import { parseEnvironmentsYamlOffThread, type OffThreadOptions } from './parse-off-thread';
+import { environmentsToYaml } from './yaml';
 
 type Db = Store['db'];
 
@@ -20,19 +21,46 @@ export interface ServiceDeps {
   events: EventBus;
   now?: () => string;
   newGuid?: () => string;
+  /** When YAML is parsed off the event loop (tests and the bench change the threshold). */
+  yaml?: OffThreadOptions;
 }
+
+/** The namespace of the guids the declarative file gives its environments (a fixed random UUID). */
+const MANAGED_GUID_NAMESPACE = '7c0f3e52-5d1a-4b8e-9f6a-2e4d8c1b0a93';
+
+/**
+ * The guid of the environment the declarative file defines for `image`: a name-based UUID
+ * (version 5, RFC 9562), so an image removed from the file and added back gets its old guid, and
+ * the same file applied to a fresh database gives the same guids — content that pins an
+ * environment by guid keeps working. Needs no state, unlike remembering retired guids.
+ */
+export function managedGuid(image: string): string {
+  const hash = createHash('sha1').update(Buffer.from(MANAGED_GUID_NAMESPACE.replace(/-/g, ''), 'hex')).update(image, 'utf8').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 
 export class EnvironmentService {
   private readonly db: Db;
   private readonly events: EventBus;
   private readonly now: () => string;
   private readonly newGuid: () => string;
+  private readonly yamlOptions: OffThreadOptions;
 
   constructor(deps: ServiceDeps) {
     this.db = deps.store.db;
     this.events = deps.events;
     this.now = deps.now ?? (() => new Date().toISOString());
     this.newGuid = deps.newGuid ?? randomUUID;
+    this.yamlOptions = deps.yaml ?? {};
+  }
+
+  /** Parse (off the event loop when large) and validate environments YAML. */
+  parseYaml(text: string) {
+    return parseEnvironmentsYamlOffThread(text, this.yamlOptions);
   }
 
   list(): Promise<Environment[]> {
@@ -90,25 +118,23 @@ export class EnvironmentService {
 
   /** Create or replace (matched by image name) every environment in the YAML; all or nothing. */
   async importYaml(text: string, actor: string): Promise<ImportResult> {
-    const specs = environmentsFromYaml(text);
+    const parsed = await this.parseYaml(text);
+    const specs = parsed.kind === 'list' ? parsed.specs : [];
     const result = await this.write(async (trx, now) => {
       const out: ImportResult = { created: [], updated: [], unchanged: [] };
+      const existing = await environmentsRepo.getByNames(trx, specs.map((s) => s.name));
+      const toCreate: EnvironmentSpec[] = [];
+      const toReplace: [Environment, EnvironmentSpec][] = [];
       for (const [i, spec] of specs.entries()) {
-        const existing = await environmentsRepo.getByName(trx, spec.name);
-        if (!existing) {
-          out.created.push((await this.insertAudited(trx, spec, null, actor, now)).guid);
-        } else if (existing.managed_by) {
-          throw new AppError(
-            'EnvironmentIsConfigManaged',
-            `Entry ${i + 1} (${spec.name}) is managed by ${existing.managed_by}; change it there instead.`,
-            `[${i}].name`,
-          );
-        } else if (isDeepStrictEqual(spec, specOf(existing))) {
-          out.unchanged.push(existing.guid);
-        } else {
-          out.updated.push((await this.replaceAudited(trx, existing, spec, null, actor, now)).guid);
-        }
+        const env = existing.get(spec.name);
+        if (!env) toCreate.push(spec);
+        else if (env.managed_by)
+          throw new AppError('EnvironmentIsConfigManaged', `Entry ${i + 1} (${spec.name}) is managed by ${env.managed_by}; change it there instead.`, `[${i}].name`);
+        else if (isDeepStrictEqual(spec, specOf(env))) out.unchanged.push(env.guid);
+        else toReplace.push([env, spec]);
       }
+      out.created = (await this.insertManyAudited(trx, toCreate.map((spec) => ({ guid: this.newGuid(), spec })), null, actor, now)).map((e) => e.guid);
+      out.updated = (await this.replaceManyAudited(trx, toReplace, null, actor, now)).map((e) => e.guid);
       return out;
     });
     const guids = [...result.created, ...result.updated];
@@ -126,27 +152,52 @@ export class EnvironmentService {
     const result = await this.write(async (trx, now) => {
       const out = { created: [] as string[], updated: [] as string[], unchanged: [] as string[], removed: [] as string[] };
       const names = new Set(specs.map((s) => s.name));
-      for (const stale of await environmentsRepo.listManagedBy(trx, source)) {
-        if (names.has(stale.name)) continue;
-        await environmentsRepo.delete(trx, stale.guid);
-        await auditRepo.record(trx, { actor, action: 'environment.delete', targetType: 'environment', targetId: stale.guid, before: stale, time: now });
-        out.removed.push(stale.guid);
-      }
+      const stale = (await environmentsRepo.listManagedBy(trx, source)).filter((env) => !names.has(env.name));
+      await environmentsRepo.deleteMany(trx, stale.map((env) => env.guid));
+      await auditRepo.recordMany(
+        trx,
+        stale.map((env) => ({ actor, action: 'environment.delete', targetType: 'environment', targetId: env.guid, before: env, time: now })),
+      );
+      out.removed = stale.map((env) => env.guid);
+      const existing = await environmentsRepo.getByNames(trx, specs.map((s) => s.name));
+      const toCreate: { guid: string; spec: EnvironmentSpec }[] = [];
+      const toReplace: [Environment, EnvironmentSpec][] = [];
       for (const spec of specs) {
-        const existing = await environmentsRepo.getByName(trx, spec.name);
-        if (!existing) {
-          out.created.push((await this.insertAudited(trx, spec, source, actor, now)).guid);
-        } else if (existing.managed_by === source && isDeepStrictEqual(spec, specOf(existing))) {
-          out.unchanged.push(existing.guid);
-        } else {
-          out.updated.push((await this.replaceAudited(trx, existing, spec, source, actor, now)).guid);
-        }
+        const env = existing.get(spec.name);
+        if (!env) toCreate.push({ guid: managedGuid(spec.name), spec });
+        else if (env.managed_by === source && isDeepStrictEqual(spec, specOf(env))) out.unchanged.push(env.guid);
+        else toReplace.push([env, spec]);
       }
+      out.created = (await this.insertManyAudited(trx, toCreate, source, actor, now)).map((e) => e.guid);
+      out.updated = (await this.replaceManyAudited(trx, toReplace, source, actor, now)).map((e) => e.guid);
       return out;
     });
     const guids = [...result.created, ...result.updated, ...result.removed];
     if (guids.length) this.events.emit('environments.changed', { action: 'synced', guids });
     return result;
+  }
+
+  /**
+   * Let go of environments managed by a declarative file that is no longer the configured one
+   * (`keep`; null when none is configured), so they can be edited and deleted again instead of
+   * answering 409 forever. Each release is audited, with an actor that says why.
+   */
+  async releaseManagedExcept(keep: string | null): Promise<Environment[]> {
+    const released = await this.write(async (trx, now) => {
+      const envs = await environmentsRepo.listManagedByOthers(trx, keep);
+      const out: Environment[] = [];
+      const audit: NewAuditEntry[] = [];
+      for (const before of envs) {
+        const after = await environmentsRepo.setManagedBy(trx, before.guid, null);
+        const actor = `system:environments-file-changed (${before.managed_by} is no longer OFFHOST_ENVIRONMENTS_FILE${keep ? `, which is now ${keep}` : ', which is unset'})`;
+        audit.push({ actor, action: 'environment.release', targetType: 'environment', targetId: before.guid, before, after, time: now });
+        out.push(after);
+      }
+      await auditRepo.recordMany(trx, audit);
+      return out;
+    });
+    if (released.length) this.events.emit('environments.changed', { action: 'updated', guids: released.map((e) => e.guid) });
+    return released;
   }
 
   async select(manifest: Manifest, content: ContentDefaults, options: SelectionOptions): Promise<Selection> {
@@ -157,6 +208,29 @@ export class EnvironmentService {
     const env = await environmentsRepo.insert(trx, this.newGuid(), spec, managedBy, now);
     await auditRepo.record(trx, { actor, action: 'environment.create', targetType: 'environment', targetId: env.guid, after: env, time: now });
     return env;
+  }
+
+  private async insertManyAudited(trx: Db, rows: { guid: string; spec: EnvironmentSpec }[], managedBy: string | null, actor: string, now: string): Promise<Environment[]> {
+    const envs = await environmentsRepo.insertMany(trx, rows.map((r) => ({ ...r, managedBy })), now);
+    await auditRepo.recordMany(
+      trx,
+      envs.map((env) => ({ actor, action: 'environment.create', targetType: 'environment', targetId: env.guid, after: env, time: now })),
+    );
+    return envs;
+  }
+
+  /** One UPDATE per changed environment (their values differ), yielding now and then; audits batched. */
+  private async replaceManyAudited(trx: Db, pairs: [Environment, EnvironmentSpec][], managedBy: string | null, actor: string, now: string): Promise<Environment[]> {
+    const out: Environment[] = [];
+    const audit: NewAuditEntry[] = [];
+    for (const [i, [before, spec]] of pairs.entries()) {
+      if (i > 0 && i % 100 === 0) await yieldToEventLoop();
+      const after = await environmentsRepo.update(trx, before.guid, spec, managedBy, now);
+      audit.push({ actor, action: 'environment.update', targetType: 'environment', targetId: before.guid, before, after, time: now });
+      out.push(after);
+    }
+    await auditRepo.recordMany(trx, audit);
+    return out;
   }
 
   private async replaceAudited(trx: Db, before: Environment, spec: EnvironmentSpec, managedBy: string | null, actor: string, now: string): Promise<Environment> {

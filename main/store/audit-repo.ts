@@ -13,6 +13,16 @@ export interface AuditEntry {
   after: unknown;
 }
 
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  before?: unknown;
+  after?: unknown;
+  time: string;
+}
+
 export const auditRepo = {
   async record(
     db: Kysely<Database>,
@@ -30,6 +40,23 @@ export const auditRepo = {
         after: entry.after === undefined ? null : JSON.stringify(entry.after),
       })
       .execute();
+  },
+
+  /** Many entries in multi-row inserts (500 rows a statement), for imports and file syncs. */
+  async recordMany(db: Kysely<Database>, entries: readonly NewAuditEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 500) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const rows = entries.slice(i, i + 500).map((entry) => ({
+        time: entry.time,
+        actor: entry.actor,
+        action: entry.action,
+        target_type: entry.targetType,
+        target_id: entry.targetId,
+        before: entry.before === undefined ? null : JSON.stringify(entry.before),
+        after: entry.after === undefined ? null : JSON.stringify(entry.after),
+      }));
+      await db.insertInto('audit_log').values(rows).execute();
+    }
   },
 
   async list(db: Kysely<Database>, filter: { targetType?: string; targetId?: string; limit?: number } = {}): Promise<AuditEntry[]> {

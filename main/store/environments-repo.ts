@@ -5,6 +5,27 @@ import type { Database, EnvironmentRow } from './schema';
 
 type Db = Kysely<Database>;
 
+/**
+ * Rows per statement in the batch operations: under SQLite's 32,766 bound parameters (11 columns a
+ * row) and PostgreSQL's 65,535, and small enough that one statement takes a few milliseconds.
+ */
+export const BATCH_ROWS = 500;
+
+/**
+ * Between batches, let other callbacks run: better-sqlite3 is synchronous, so without this a
+ * thousand-row import inside one transaction would hold the event loop (and /healthz) throughout.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function inBatches<T, R>(items: readonly T[], fn: (batch: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += BATCH_ROWS) {
+    if (i > 0) await yieldToEventLoop();
+    out.push(...(await fn(items.slice(i, i + BATCH_ROWS))));
+  }
+  return out;
+}
+
 function toEnvironment(row: EnvironmentRow): Environment {
   const inst = JSON.parse(row.installations) as Partial<Record<Language, Installations['installations']>>;
   const env: Environment = {
@@ -60,29 +81,66 @@ export const environmentsRepo = {
     return row && toEnvironment(row);
   },
 
+  /** The environments with these image names, by name (one query per BATCH_ROWS names). */
+  async getByNames(db: Db, names: readonly string[]): Promise<Map<string, Environment>> {
+    const rows = await inBatches(names, (batch) => db.selectFrom('environments').selectAll().where('name', 'in', batch).execute());
+    return new Map(rows.map((r) => [r.name, toEnvironment(r)]));
+  },
+
   async listManagedBy(db: Db, source: string): Promise<Environment[]> {
     const rows = await db.selectFrom('environments').selectAll().where('managed_by', '=', source).execute();
     return rows.map(toEnvironment);
   },
 
+  /** Environments managed by any declarative file other than `keep` (all managed ones if null). */
+  async listManagedByOthers(db: Db, keep: string | null): Promise<Environment[]> {
+    let q = db.selectFrom('environments').selectAll().where('managed_by', 'is not', null);
+    if (keep !== null) q = q.where('managed_by', '!=', keep);
+    return (await q.orderBy('id').execute()).map(toEnvironment);
+  },
+
   async insert(db: Db, guid: string, spec: EnvironmentSpec, managedBy: string | null, now: string): Promise<Environment> {
-    await db
-      .insertInto('environments')
-      .values({ guid, ...specColumns(spec), managed_by: managedBy, created_time: now, updated_time: now })
-      .execute();
-    return (await this.get(db, guid))!;
+    const [env] = await this.insertMany(db, [{ guid, spec, managedBy }], now);
+    return env!;
+  },
+
+  /** Multi-row inserts, BATCH_ROWS at a time; returns the new environments in input order. */
+  async insertMany(db: Db, rows: readonly { guid: string; spec: EnvironmentSpec; managedBy: string | null }[], now: string): Promise<Environment[]> {
+    const inserted = await inBatches(rows, (batch) =>
+      db
+        .insertInto('environments')
+        .values(batch.map(({ guid, spec, managedBy }) => ({ guid, ...specColumns(spec), managed_by: managedBy, created_time: now, updated_time: now })))
+        .returningAll()
+        .execute(),
+    );
+    const byGuid = new Map(inserted.map((r) => [r.guid, toEnvironment(r)]));
+    return rows.map((r) => byGuid.get(r.guid)!);
   },
 
   async update(db: Db, guid: string, spec: EnvironmentSpec, managedBy: string | null, now: string): Promise<Environment> {
-    await db
+    const row = await db
       .updateTable('environments')
       .set({ ...specColumns(spec), managed_by: managedBy, updated_time: now })
       .where('guid', '=', guid)
-      .execute();
-    return (await this.get(db, guid))!;
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toEnvironment(row);
+  },
+
+  /** Only managed_by changes (a file lets go of an environment); updated_time stays. */
+  async setManagedBy(db: Db, guid: string, managedBy: string | null): Promise<Environment> {
+    const row = await db.updateTable('environments').set({ managed_by: managedBy }).where('guid', '=', guid).returningAll().executeTakeFirstOrThrow();
+    return toEnvironment(row);
   },
 
   async delete(db: Db, guid: string): Promise<void> {
     await db.deleteFrom('environments').where('guid', '=', guid).execute();
+  },
+
+  async deleteMany(db: Db, guids: readonly string[]): Promise<void> {
+    await inBatches(guids, async (batch) => {
+      await db.deleteFrom('environments').where('guid', 'in', batch).execute();
+      return [];
+    });
   },
 };

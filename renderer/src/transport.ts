@@ -87,6 +87,15 @@ function httpTransport(): Transport {
 
 export const transport: Transport = window.offhost ? bridgeTransport(window.offhost) : httpTransport();
 
+/** Browser mode only: ends this browser's session on the server (the desktop app has none). */
+export const signOut: (() => Promise<void>) | undefined = window.offhost
+  ? undefined
+  : async () => {
+      const res = await fetch('api/signout', { method: 'POST', credentials: 'same-origin' });
+      if (!res.ok && res.status !== 401) throw new AppError('Internal', `Signing out failed: the server answered ${res.status}.`);
+      window.dispatchEvent(new Event('offhost:signed-out'));
+    };
+
 export function call<M extends MethodName>(method: M, ...input: MethodInput<M> extends void ? [] : [MethodInput<M>]): Promise<MethodOutput<M>> {
   return transport.call(method, input[0] as MethodInput<M>);
 }

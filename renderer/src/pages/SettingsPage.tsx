@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { AppInfo } from '../../../shared/api';
-import { call } from '../transport';
+import { call, signOut } from '../transport';
 
 export function SettingsPage() {
   const [info, setInfo] = useState<AppInfo | undefined>();
@@ -33,6 +33,11 @@ export function SettingsPage() {
             <dt>Signed in as</dt>
             <dd>
               {info.user.name} ({info.user.role})
+              {signOut && info.mode === 'server' && (
+                <button type="button" className="small sign-out" onClick={() => signOut!().catch((e: Error) => setError(e.message))}>
+                  Sign out
+                </button>
+              )}
             </dd>
           </dl>
         </div>

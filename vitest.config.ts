@@ -14,7 +14,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/*.test.ts'],
-          globalSetup: ['test/integration/postgres-setup.ts'],
+          // dist/ for the tests that run the built server and CLI; then PostgreSQL.
+          globalSetup: ['test/setup/build-global.ts', 'test/integration/postgres-setup.ts'],
           testTimeout: 20_000,
         },
       },

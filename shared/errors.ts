@@ -25,10 +25,46 @@ export const ERRORS = {
   InvalidEnvironmentSupervisor: { status: 400, connect: 177 },
   InvalidEnvironmentVolume: { status: 400, connect: 254 },
   EnvironmentIsConfigManaged: { status: 409, connect: 265 },
+  /** An Authorization header with a key that is not (or no longer) one of ours: Connect's code 30. */
+  InvalidApiKey: { status: 401, connect: 30 },
+  // Content (reference/connect.md §2 has Connect's numbers; 121 where Connect's own is unknown).
+  InvalidContentName: { status: 400, connect: 121 },
+  InvalidContentTitle: { status: 400, connect: 121 },
+  DuplicateContentName: { status: 409, connect: 121 },
+  InvalidMinProcesses: { status: 400, connect: 191 },
+  InvalidMaxProcesses: { status: 400, connect: 192 },
+  MinProcessesAboveMax: { status: 400, connect: 114 },
+  InvalidLoadFactor: { status: 400, connect: 150 },
+  InvalidTimeout: { status: 400, connect: 151 },
+  InvalidDefaultImageName: { status: 400, connect: 193 },
+  /** A bundle archive that cannot be deployed: the message names the member or manifest field. */
+  InvalidBundle: { status: 400, connect: 121 },
+  BundleTooLarge: { status: 413, connect: 121 },
+  /** The request conflicts with the current state (e.g. deleting the active bundle). */
+  Conflict: { status: 409, connect: 121 },
+  InvalidEnvironmentPermission: { status: 400, connect: 246 },
+  DuplicateEnvironmentPermission: { status: 409, connect: 247 },
   InvalidManifest: { status: 400, connect: 38 },
   InvalidYaml: { status: 400, connect: 121 },
   /** A documented size cap (environments per file, installations, mounts, YAML bytes); see README "Limits". */
   LimitExceeded: { status: 400, connect: 121 },
+  // Execution settings against the quotas (shared/quota.ts); Connect's numbers for the same checks.
+  InvalidCpuRequest: { status: 400, connect: 186 },
+  CpuRequestOutOfBounds: { status: 400, connect: 187 },
+  CpuRequestAboveLimit: { status: 400, connect: 190 },
+  InvalidCpuLimit: { status: 400, connect: 188 },
+  CpuLimitOutOfBounds: { status: 400, connect: 189 },
+  InvalidMemoryRequest: { status: 400, connect: 181 },
+  MemoryRequestOutOfBounds: { status: 400, connect: 182 },
+  MemoryRequestAboveLimit: { status: 400, connect: 185 },
+  InvalidMemoryLimit: { status: 400, connect: 183 },
+  MemoryLimitOutOfBounds: { status: 400, connect: 184 },
+  InvalidServiceAccountName: { status: 400, connect: 176 },
+  ServiceAccountNotAllowed: { status: 400, connect: 178 },
+  /** The quota settings themselves: a bad value, or bounds that contradict each other. */
+  InvalidQuota: { status: 400, connect: 121 },
+  /** quotas.update named the version it previewed, and someone saved another since. */
+  QuotasChanged: { status: 409, connect: 121 },
 } as const satisfies Record<string, { status: number; connect: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

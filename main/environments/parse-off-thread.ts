@@ -20,6 +20,9 @@ export interface OffThreadOptions {
   inlineMaxBytes?: number;
   /** A worker that has not answered after this long is stopped (default 60 s). */
   timeoutMs?: number;
+  /** A built environments-worker.cjs to run instead of the one found by workerEntry() (the bench
+   *  uses the bundle's, to measure what ships rather than tsx compiling the sources). */
+  workerFile?: string;
 }
 
 export const DEFAULT_INLINE_MAX_BYTES = 32 * 1024;
@@ -53,8 +56,8 @@ async function slot(): Promise<() => void> {
   };
 }
 
-function inWorker(text: string, timeoutMs: number): Promise<ParsedEnvironments> {
-  const entry = workerEntry(import.meta.url);
+function inWorker(text: string, timeoutMs: number, workerFile: string | undefined): Promise<ParsedEnvironments> {
+  const entry = workerFile ? { file: workerFile, eval: false } : workerEntry(import.meta.url);
   return new Promise((resolve, reject) => {
     const worker = new Worker(entry.file, { eval: entry.eval, workerData: { text }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     let settled = false;
@@ -97,7 +100,7 @@ export async function parseEnvironmentsYamlOffThread(text: string, options: OffT
   if (bytes <= (options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES)) return parseEnvironmentsYaml(text);
   const release = await slot();
   try {
-    return await inWorker(text, options.timeoutMs ?? 60_000);
+    return await inWorker(text, options.timeoutMs ?? 60_000, options.workerFile);
   } finally {
     release();
   }

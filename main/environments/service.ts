@@ -224,7 +224,7 @@ export class EnvironmentService {
     const out: Environment[] = [];
     const audit: NewAuditEntry[] = [];
     for (const [i, [before, spec]] of pairs.entries()) {
-      if (i > 0 && i % 100 === 0) await yieldToEventLoop();
+      if (i > 0 && i % 20 === 0) await yieldToEventLoop();
       const after = await environmentsRepo.update(trx, before.guid, spec, managedBy, now);
       audit.push({ actor, action: 'environment.update', targetType: 'environment', targetId: before.guid, before, after, time: now });
       out.push(after);

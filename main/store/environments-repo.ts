@@ -6,10 +6,10 @@ import type { Database, EnvironmentRow } from './schema';
 type Db = Kysely<Database>;
 
 /**
- * Rows per statement in the batch operations: under SQLite's 32,766 bound parameters (11 columns a
+ * Rows per statement in the batch operations: well under SQLite's 32,766 bound parameters (11 columns a
  * row) and PostgreSQL's 65,535, and small enough that one statement takes a few milliseconds.
  */
-export const BATCH_ROWS = 500;
+export const BATCH_ROWS = 100;
 
 /**
  * Between batches, let other callbacks run: better-sqlite3 is synchronous, so without this a

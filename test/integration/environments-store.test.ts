@@ -260,6 +260,8 @@ describe.each(BACKENDS)('$name store', (backend) => {
     it('gives an image the same guid whenever the file (re)creates it, derived from the image name', async () => {
       const first = await service.syncManaged(source, [spec()]);
       expect(first.created).toEqual([managedGuid('ghcr.io/org/r-py:1')]);
+      // A version-5 UUID: Python's uuid.uuid5(UUID('7c0f3e52-5d1a-4b8e-9f6a-2e4d8c1b0a93'), 'ghcr.io/org/r-py:1').
+      expect(first.created[0]).toBe('40067a39-48e6-51d4-b4a3-e5343ff26db7');
       const removed = await service.syncManaged(source, []);
       expect(removed.removed).toEqual(first.created);
       expect(await count()).toBe(0);

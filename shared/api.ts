@@ -13,7 +13,7 @@ import {
 import { AppError } from './errors';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import { STRATEGIES, type Selection, type SelectionOptions } from './selection';
-import { parseWith } from './validation';
+import { parseWith, quote } from './validation';
 
 export const ROLES = ['viewer', 'publisher', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -42,7 +42,7 @@ const none = (raw: unknown): void => {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseGuid(raw: unknown, field = 'guid'): string {
   if (typeof raw !== 'string' || !GUID.test(raw))
-    throw new AppError('InvalidId', `${JSON.stringify(raw ?? null)} is not a valid guid (expected e.g. 3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65).`, field);
+    throw new AppError('InvalidId', `${quote(raw ?? null)} is not a valid guid (expected e.g. 3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65).`, field);
   return raw.toLowerCase();
 }
 

@@ -1,10 +1,11 @@
 // Kubernetes resource quantities (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/).
 // We store CPU as whole millicores and memory as whole bytes. Like the apiserver, fractions of
 // the storage unit round up, so "1n" of CPU is 1m and "0.5" bytes is 1 byte.
+import { quote } from './validation';
 
 export class QuantityError extends Error {
   constructor(readonly input: string, reason: string) {
-    super(`${JSON.stringify(input)} is not a valid quantity: ${reason}`);
+    super(`${quote(input)} is not a valid quantity: ${reason}`);
     this.name = 'QuantityError';
   }
 }

@@ -18,6 +18,7 @@
 // Tie-break among compatible environments: compare the runtimes in the order R, Python, Quarto,
 // Node.js by match quality, then closeness; then the newest environment (created_time) wins;
 // then the smallest guid, so the answer never depends on list order.
+import { quote } from './validation';
 import { LANGUAGE_LABELS, type Environment, type Installation, type Language } from './environment';
 import type { ContentDefaults, Manifest } from './manifest';
 import { compareVersions, parseSpecifier, parseVersion, sameMajorMinor, satisfies, type Specifier, type Version } from './version';
@@ -120,7 +121,7 @@ export function requirementsOf(manifest: Manifest, options: SelectionOptions = {
       }
     } else if (s.version !== undefined) {
       const version = parseVersion(s.version, { loose: true });
-      if (!version) throw new Error(`${s.versionSource}: ${JSON.stringify(s.version)} is not a version.`);
+      if (!version) throw new Error(`${s.versionSource}: ${quote(s.version)} is not a version.`);
       out.push({ language, source: s.versionSource, version, strategy: strategies[language] });
     }
   }

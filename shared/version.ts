@@ -2,6 +2,7 @@
 // Versions: 2 to 4 numeric parts plus an optional pre-release tag ("3.13.0rc1", "4.5.0-devel").
 // Specifiers: PEP 440 style (">=3.9,<3.13", "~=3.11", "==3.11.*", "!=3.12.1") and the R style
 // with spaces (">= 4.2"); a bare version ("3.11") means "==3.11.*".
+import { quote } from './validation';
 
 export interface Version {
   text: string;
@@ -58,7 +59,7 @@ export interface Specifier {
 
 export class SpecifierError extends Error {
   constructor(readonly input: string, reason: string) {
-    super(`${JSON.stringify(input)} is not a valid version requirement: ${reason}`);
+    super(`${quote(input)} is not a valid version requirement: ${reason}`);
     this.name = 'SpecifierError';
   }
 }
@@ -71,15 +72,15 @@ export function parseSpecifier(text: string): Specifier {
   const clauses = parts.map((part): Clause => {
     if (part === '') throw new SpecifierError(text, 'it has an empty clause between commas');
     const m = CLAUSE.exec(part);
-    if (!m) throw new SpecifierError(text, `cannot read ${JSON.stringify(part)}; write e.g. ">=3.9" or "==3.11.*"`);
+    if (!m) throw new SpecifierError(text, `cannot read ${quote(part)}; write e.g. ">=3.9" or "==3.11.*"`);
     const [, rawOp, versionText = '', star] = m;
     const version = parseVersion(versionText, { loose: true });
-    if (!version) throw new SpecifierError(text, `${JSON.stringify(versionText)} is not a version`);
+    if (!version) throw new SpecifierError(text, `${quote(versionText)} is not a version`);
     const op: Operator = (rawOp as Operator | undefined) ?? '==';
     const prefix = star !== undefined || rawOp === undefined;
-    if (prefix && op !== '==' && op !== '!=') throw new SpecifierError(text, `".*" is only allowed with == and != (in ${JSON.stringify(part)})`);
-    if (prefix && version.pre) throw new SpecifierError(text, `".*" cannot follow a pre-release (in ${JSON.stringify(part)})`);
-    if (op === '~=' && version.release.length < 2) throw new SpecifierError(text, `"~=" needs at least two parts, e.g. "~=3.11" (in ${JSON.stringify(part)})`);
+    if (prefix && op !== '==' && op !== '!=') throw new SpecifierError(text, `".*" is only allowed with == and != (in ${quote(part)})`);
+    if (prefix && version.pre) throw new SpecifierError(text, `".*" cannot follow a pre-release (in ${quote(part)})`);
+    if (op === '~=' && version.release.length < 2) throw new SpecifierError(text, `"~=" needs at least two parts, e.g. "~=3.11" (in ${quote(part)})`);
     return { op, version, prefix };
   });
   return { text: text.trim(), clauses };

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { imageReferenceProblem, LIMITS, parseEnvironmentSpec, parseEnvironmentSpecList, parseEnvironmentUpdate } from '../../shared/environment';
 import { AppError, type ErrorCode } from '../../shared/errors';
 import { MAX_ERROR_DETAILS, QUOTE_MAX_CHARS, quote } from '../../shared/validation';
+import { parseGuid } from '../../shared/api';
+import { parseMemory } from '../../shared/quantity';
+import { parseSpecifier } from '../../shared/version';
 
 const valid = () => ({
   name: 'ghcr.io/rstudio/content-base:r4.3.1-py3.11.9-jammy',
@@ -341,6 +344,19 @@ describe('messages never echo huge inputs', () => {
     const e = errorOf({ ...valid(), ...over });
     const body = JSON.stringify(e.toBody());
     expect(body.length).toBeLessThan(1000);
+  });
+
+  it('nor do version requirements, quantities or guids', () => {
+    const messageOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('expected an error');
+    };
+    for (const message of [messageOf(() => parseSpecifier(`>=${huge}`)), messageOf(() => parseMemory(huge)), messageOf(() => parseGuid(huge))])
+      expect(message.length).toBeLessThan(400);
   });
 
   it('an input with thousands of problems reports the first few', () => {

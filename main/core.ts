@@ -10,6 +10,7 @@ import { EnvironmentService } from './environments/service';
 import { createHandlers, type Handlers } from './api/handlers';
 import type { Logger } from './log';
 import { openStore, type Store } from './store/db';
+import { QuotaService } from './quotas/service';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -20,6 +21,7 @@ export interface Core {
   store: Store;
   events: EventBus;
   environments: EnvironmentService;
+  quotas: QuotaService;
   apiKeys: ApiKeys;
   sessions: Sessions;
   handlers: Handlers;
@@ -30,6 +32,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const store = await openStore(config.database, log);
   const events = new EventBus();
   const environments = new EnvironmentService({ store, events });
+  const quotas = new QuotaService({ store, events });
   const apiKeys = new ApiKeys(store.db);
   const sessions = new Sessions(store.db);
   let fileSync: FileSync | undefined;
@@ -42,7 +45,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   }
   const flushKeyUse = () => apiKeys.flush().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record API key use; will retry'));
   const keyUseTimer = setInterval(flushKeyUse, KEY_USE_FLUSH_MS).unref();
-  const parts = { config, log, store, events, environments, apiKeys, sessions };
+  const parts = { config, log, store, events, environments, quotas, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),

@@ -12,6 +12,16 @@ import {
 } from './environment';
 import { AppError } from './errors';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
+import {
+  parseQuotasHistoryInput,
+  parseQuotasPreviewInput,
+  parseQuotasUpdateInput,
+  type QuotaChange,
+  type QuotaPreview,
+  type QuotaSaveResult,
+  type QuotasInput,
+  type QuotasState,
+} from './quota';
 import { STRATEGIES, type Selection, type SelectionOptions } from './selection';
 import { parseWith, quote } from './validation';
 
@@ -129,6 +139,13 @@ export const api = {
       return { manifest: parseManifest(manifest), content: input.content ?? {}, options: { versionMatching: input.versionMatching } };
     },
   }),
+
+  // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
+  // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").
+  'quotas.get': method<void, QuotasState>()({ role: 'publisher', parse: none }),
+  'quotas.preview': method<{ quotas: QuotasInput }, QuotaPreview>()({ role: 'admin', parse: parseQuotasPreviewInput }),
+  'quotas.update': method<{ quotas: QuotasInput; version?: number }, QuotaSaveResult>()({ role: 'admin', parse: parseQuotasUpdateInput }),
+  'quotas.history': method<{ limit?: number } | void, QuotaChange[]>()({ role: 'publisher', parse: parseQuotasHistoryInput }),
 };
 
 export type Api = typeof api;
@@ -144,6 +161,7 @@ export function isMethodName(name: unknown): name is MethodName {
 /** Events pushed from the core to every connected UI. */
 export interface ApiEvents {
   'environments.changed': { action: 'created' | 'updated' | 'deleted' | 'imported' | 'synced'; guids: string[] };
+  'quotas.changed': { version: number };
   /** Raised by a transport, not the core: the event stream was interrupted, so refetch what you show. */
   'events.resync': Record<string, never>;
 }
@@ -152,6 +170,7 @@ export type EventName = keyof ApiEvents;
  *  receive it: the role that may read what it announces. */
 export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
   'environments.changed': 'publisher',
+  'quotas.changed': 'publisher',
 };
 export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];
 

@@ -606,6 +606,22 @@ export interface QuotasState {
   updated_by: string | null;
 }
 
+/** quotas.preview's answer: the parsed bounds, the version compared against, the impact. */
+export interface QuotaPreview {
+  quotas: Quotas;
+  /** Pass it to quotas.update to save only if nobody saved since. */
+  version: number;
+  impact: QuotaImpact;
+}
+
+/** quotas.update's answer. */
+export interface QuotaSaveResult {
+  state: QuotasState;
+  impact: QuotaImpact;
+  /** False when the bounds were already these (nothing written, nothing audited). */
+  changed: boolean;
+}
+
 /** One saved change, for the audit trail: who, when, before -> after. */
 export interface QuotaChange {
   id: number;
@@ -613,5 +629,4 @@ export interface QuotaChange {
   actor: string;
   before: Quotas;
   after: Quotas;
-  version: number;
 }

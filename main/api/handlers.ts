@@ -4,6 +4,7 @@ import { api, isMethodName, roleAllows, type AppInfo, type MethodName, type Meth
 import { AppError } from '../../shared/errors';
 import { describeDatabase } from '../config';
 import type { Core } from '../core';
+import type { UserRecord } from '../users/users';
 import { APP_VERSION } from '../version';
 
 export interface CallContext {
@@ -12,13 +13,15 @@ export interface CallContext {
   role: Role;
   /** The browser session behind the call, if any (so it can sign out). */
   session?: number;
+  /** The user an API key acts for (browser sessions have none yet). */
+  user?: UserRecord;
 }
 
 export type Handlers = {
   [M in MethodName]: (input: ParsedInput<M>, ctx: CallContext) => Promise<MethodOutput<M>>;
 };
 
-export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments'>, mode: AppInfo['mode']): Handlers {
+export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'>, mode: AppInfo['mode']): Handlers {
   const envs = core.environments;
   return {
     'app.info': async (_input, ctx) => ({
@@ -36,6 +39,10 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
     'environments.exportYaml': async () => ({ yaml: await envs.exportYaml() }),
     'environments.importYaml': ({ yaml }, ctx) => envs.importYaml(yaml, ctx.actor),
     'environments.select': ({ manifest, content, options }) => envs.select(manifest, content, options),
+    'quotas.get': () => core.quotas.get(),
+    'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
+    'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),
+    'quotas.history': ({ limit }) => core.quotas.history(limit),
   };
 }
 

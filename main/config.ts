@@ -2,6 +2,7 @@
 // documented in README.md; nothing else is read from process.env.
 import os from 'node:os';
 import path from 'node:path';
+import { kubeSettingsFromEnv, type KubeSettings } from './kube/config';
 
 export type DatabaseConfig =
   | {
@@ -28,6 +29,10 @@ export interface Config {
   /** Fastify's trustProxy: believe X-Forwarded-* from these hops (true, a hop count, or addresses/CIDRs). */
   trustProxy: boolean | number | string[];
   bodyLimitBytes: number;
+  /** Bundle uploads: the archive's size, and its size once decompressed (OFFHOST_BUNDLE_MAX_*). */
+  bundleLimits: { maxBytes: number; maxExpandedBytes: number };
+  /** The cluster content runs on (OFFHOST_KUBECONFIG / KUBECONFIG / in a pod); null: none configured. */
+  kube: KubeSettings | null;
 }
 
 /** Where Electron keeps app data for productName "Offhost"; the server uses the same place. */
@@ -87,6 +92,15 @@ function trustProxy(text: string | undefined): Config['trustProxy'] {
   return entries;
 }
 
+/** A positive whole number of bytes from the environment, or the default. */
+function byteCount(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number of bytes, not ${JSON.stringify(text)}`);
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(overrides.dataDir ?? env.OFFHOST_DATA_DIR ?? defaultDataDir(env));
   return {
@@ -99,6 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowedHosts: overrides.allowedHosts ?? list(env.OFFHOST_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     trustProxy: overrides.trustProxy ?? trustProxy(env.OFFHOST_TRUST_PROXY),
     bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,
+    bundleLimits: overrides.bundleLimits ?? {
+      maxBytes: byteCount(env, 'OFFHOST_BUNDLE_MAX_BYTES', 1024 ** 3),
+      maxExpandedBytes: byteCount(env, 'OFFHOST_BUNDLE_MAX_EXPANDED_BYTES', 4 * 1024 ** 3),
+    },
+    kube: overrides.kube !== undefined ? overrides.kube : kubeSettingsFromEnv(env),
   };
 }
 

@@ -11,6 +11,8 @@ import { createHandlers, type Handlers } from './api/handlers';
 import type { Logger } from './log';
 import { openStore, type Store } from './store/db';
 import { QuotaService } from './quotas/service';
+import { LimitRangeSync } from './quotas/limit-range';
+import { loadKube } from './kube/config';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -45,11 +47,17 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   }
   const flushKeyUse = () => apiKeys.flush().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record API key use; will retry'));
   const keyUseTimer = setInterval(flushKeyUse, KEY_USE_FLUSH_MS).unref();
+  // The quotas' LimitRange mirror, when a cluster is configured. start() returns at once: an
+  // unreachable cluster or bad kubeconfig is logged and retried, never a failed start.
+  const kubeConfig = config.kube;
+  const limitRange = kubeConfig ? new LimitRangeSync({ connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), events, log }) : undefined;
+  limitRange?.start();
   const parts = { config, log, store, events, environments, quotas, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
     async close() {
+      await limitRange?.stop();
       fileSync?.close();
       clearInterval(keyUseTimer);
       await flushKeyUse();

@@ -10,7 +10,7 @@ import { selectEnvironment, type Selection, type SelectionOptions } from '../../
 import type { EventBus } from '../events';
 import { auditRepo, type NewAuditEntry } from '../store/audit-repo';
 import { isUniqueViolation, type Store } from '../store/db';
-import { environmentsRepo, yieldToEventLoop } from '../store/environments-repo';
+import { environmentsRepo } from '../store/environments-repo';
 import { parseEnvironmentsYamlOffThread, type OffThreadOptions } from './parse-off-thread';
 import { environmentsToYaml } from './yaml';
 
@@ -219,18 +219,13 @@ export class EnvironmentService {
     return envs;
   }
 
-  /** One UPDATE per changed environment (their values differ), yielding now and then; audits batched. */
   private async replaceManyAudited(trx: Db, pairs: [Environment, EnvironmentSpec][], managedBy: string | null, actor: string, now: string): Promise<Environment[]> {
-    const out: Environment[] = [];
-    const audit: NewAuditEntry[] = [];
-    for (const [i, [before, spec]] of pairs.entries()) {
-      if (i > 0 && i % 20 === 0) await yieldToEventLoop();
-      const after = await environmentsRepo.update(trx, before.guid, spec, managedBy, now);
-      audit.push({ actor, action: 'environment.update', targetType: 'environment', targetId: before.guid, before, after, time: now });
-      out.push(after);
-    }
-    await auditRepo.recordMany(trx, audit);
-    return out;
+    const after = await environmentsRepo.updateMany(trx, pairs.map(([before, spec]) => ({ guid: before.guid, spec, managedBy })), now);
+    await auditRepo.recordMany(
+      trx,
+      pairs.map(([before], i) => ({ actor, action: 'environment.update', targetType: 'environment', targetId: before.guid, before, after: after[i], time: now })),
+    );
+    return after;
   }
 
   private async replaceAudited(trx: Db, before: Environment, spec: EnvironmentSpec, managedBy: string | null, actor: string, now: string): Promise<Environment> {

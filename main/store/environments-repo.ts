@@ -127,6 +127,36 @@ export const environmentsRepo = {
     return toEnvironment(row);
   },
 
+  /**
+   * Replace the editable fields of many existing environments, BATCH_ROWS a statement: a
+   * multi-row INSERT … ON CONFLICT (guid) DO UPDATE, which both SQLite and PostgreSQL run as an
+   * update of each row (id and created_time stay). One statement instead of one round trip each.
+   * Every guid must exist; returns the environments in input order.
+   */
+  async updateMany(db: Db, rows: readonly { guid: string; spec: EnvironmentSpec; managedBy: string | null }[], now: string): Promise<Environment[]> {
+    const updated = await inBatches(rows, (batch) =>
+      db
+        .insertInto('environments')
+        .values(batch.map(({ guid, spec, managedBy }) => ({ guid, ...specColumns(spec), managed_by: managedBy, created_time: now, updated_time: now })))
+        .onConflict((oc) =>
+          oc.column('guid').doUpdateSet((eb) => ({
+            title: eb.ref('excluded.title'),
+            description: eb.ref('excluded.description'),
+            matching: eb.ref('excluded.matching'),
+            supervisor: eb.ref('excluded.supervisor'),
+            installations: eb.ref('excluded.installations'),
+            volume_mounts: eb.ref('excluded.volume_mounts'),
+            managed_by: eb.ref('excluded.managed_by'),
+            updated_time: eb.ref('excluded.updated_time'),
+          })),
+        )
+        .returningAll()
+        .execute(),
+    );
+    const byGuid = new Map(updated.map((r) => [r.guid, toEnvironment(r)]));
+    return rows.map((r) => byGuid.get(r.guid)!);
+  },
+
   /** Only managed_by changes (a file lets go of an environment); updated_time stays. */
   async setManagedBy(db: Db, guid: string, managedBy: string | null): Promise<Environment> {
     const row = await db.updateTable('environments').set({ managed_by: managedBy }).where('guid', '=', guid).returningAll().executeTakeFirstOrThrow();

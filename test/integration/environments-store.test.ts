@@ -147,8 +147,12 @@ describe.each(BACKENDS)('$name store', (backend) => {
       // A third connection holds a SHARE lock on the table: reads (the name check) pass it, inserts
       // wait for it. Once both creates wait at their INSERT, both have passed the check; releasing
       // the lock lets them race on the unique index.
-      const gate = new pg.Client({ connectionString: (store.config as { url: string }).url });
+      const url = (store.config as { url: string }).url;
+      const gate = new pg.Client({ connectionString: url });
+      // Watched from a connection outside any transaction: inside one, pg_stat_activity is a snapshot.
+      const watcher = new pg.Client({ connectionString: url });
       await gate.connect();
+      await watcher.connect();
       try {
         await gate.query('BEGIN');
         await gate.query('LOCK TABLE environments IN SHARE MODE');
@@ -158,7 +162,7 @@ describe.each(BACKENDS)('$name store', (backend) => {
         const waitingAtInsert = async () =>
           Number(
             (
-              await gate.query(
+              await watcher.query(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'insert into \"environments\"%'",
               )
             ).rows[0].n,
@@ -175,6 +179,7 @@ describe.each(BACKENDS)('$name store', (backend) => {
         expect((await audit()).map((a) => a.action)).toEqual(['environment.create']);
       } finally {
         await gate.end();
+        await watcher.end();
         await other.close();
       }
     },

@@ -20,7 +20,7 @@ import {
   type QuotaPreview,
   type QuotaSaveResult,
   type QuotasInput,
-  type QuotasState,
+  type QuotasView,
 } from './quota';
 import { STRATEGIES, type Selection, type SelectionOptions } from './selection';
 import { parseWith, quote } from './validation';
@@ -142,7 +142,7 @@ export const api = {
 
   // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
   // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").
-  'quotas.get': method<void, QuotasState>()({ role: 'publisher', parse: none }),
+  'quotas.get': method<void, QuotasView>()({ role: 'publisher', parse: none }),
   'quotas.preview': method<{ quotas: QuotasInput }, QuotaPreview>()({ role: 'admin', parse: parseQuotasPreviewInput }),
   'quotas.update': method<{ quotas: QuotasInput; version?: number }, QuotaSaveResult>()({ role: 'admin', parse: parseQuotasUpdateInput }),
   'quotas.history': method<{ limit?: number } | void, QuotaChange[]>()({ role: 'publisher', parse: parseQuotasHistoryInput }),
@@ -161,6 +161,7 @@ export function isMethodName(name: unknown): name is MethodName {
 /** Events pushed from the core to every connected UI. */
 export interface ApiEvents {
   'environments.changed': { action: 'created' | 'updated' | 'deleted' | 'imported' | 'synced'; guids: string[] };
+  'content.changed': { action: 'created' | 'updated' | 'deleted' | 'deployed'; guids: string[] };
   'quotas.changed': { version: number };
   /** Raised by a transport, not the core: the event stream was interrupted, so refetch what you show. */
   'events.resync': Record<string, never>;
@@ -170,6 +171,7 @@ export type EventName = keyof ApiEvents;
  *  receive it: the role that may read what it announces. */
 export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
   'environments.changed': 'publisher',
+  'content.changed': 'viewer',
   'quotas.changed': 'publisher',
 };
 export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];

@@ -606,6 +606,19 @@ export interface QuotasState {
   updated_by: string | null;
 }
 
+/** How the LimitRange mirror of the bounds is doing (README "Quotas"). */
+export interface LimitRangeMirrorStatus {
+  namespace: string | null;
+  state: 'starting' | 'in-sync' | 'retrying' | 'stopped';
+  /** Why it is retrying (the cluster's or the kubeconfig's own words). */
+  error: string | null;
+}
+
+/** quotas.get's answer: the stored bounds, and the mirror's state (null: no cluster configured). */
+export interface QuotasView extends QuotasState {
+  limit_range: LimitRangeMirrorStatus | null;
+}
+
 /** quotas.preview's answer: the parsed bounds, the version compared against, the impact. */
 export interface QuotaPreview {
   quotas: Quotas;

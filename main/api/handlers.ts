@@ -39,7 +39,7 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
     'environments.exportYaml': async () => ({ yaml: await envs.exportYaml() }),
     'environments.importYaml': ({ yaml }, ctx) => envs.importYaml(yaml, ctx.actor),
     'environments.select': ({ manifest, content, options }) => envs.select(manifest, content, options),
-    'quotas.get': () => core.quotas.get(),
+    'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),
     'quotas.history': ({ limit }) => core.quotas.history(limit),

@@ -9,7 +9,7 @@
 // missing namespace or a bad kubeconfig is logged and retried with backoff.
 import * as k8s from '@kubernetes/client-node';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../shared/quantity';
-import type { Quotas } from '../../shared/quota';
+import type { LimitRangeMirrorStatus, Quotas } from '../../shared/quota';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
 import type { Logger } from '../log';
@@ -94,11 +94,7 @@ export interface LimitRangeSyncDeps {
   backoffMs?: { initial: number; max: number };
 }
 
-export interface LimitRangeSyncStatus {
-  state: 'starting' | 'in-sync' | 'retrying' | 'stopped';
-  namespace: string | null;
-  /** The last failure, while retrying. */
-  error: string | null;
+export interface LimitRangeSyncStatus extends LimitRangeMirrorStatus {
   /** Creates and replaces made since start (each one is logged). */
   writes: number;
 }

@@ -3,7 +3,7 @@
 // the LimitRange mirror and the UI follow that.
 import { isDeepStrictEqual } from 'node:util';
 import { AppError } from '../../shared/errors';
-import { DEFAULT_QUOTAS, quotaImpact, type ContentSettingsItem, type QuotaChange, type QuotaPreview, type QuotaSaveResult, type Quotas, type QuotasState } from '../../shared/quota';
+import { DEFAULT_QUOTAS, quotaImpact, type ContentSettingsItem, type QuotaChange, type QuotaPreview, type QuotaSaveResult, type Quotas, type QuotasState, type QuotasView, type LimitRangeMirrorStatus } from '../../shared/quota';
 import type { EventBus } from '../events';
 import { auditRepo } from '../store/audit-repo';
 import type { Store } from '../store/db';
@@ -28,6 +28,7 @@ export class QuotaService {
   private readonly store: Store;
   private readonly events: EventBus;
   private content: ContentSettingsSource | undefined;
+  private mirror: { status: LimitRangeMirrorStatus } | undefined;
   private readonly now: () => string;
 
   constructor(deps: QuotaServiceDeps) {
@@ -44,6 +45,17 @@ export class QuotaService {
 
   async get(): Promise<QuotasState> {
     return (await quotasRepo.get(this.store.db)) ?? { quotas: DEFAULT_QUOTAS, version: 0, updated_time: null, updated_by: null };
+  }
+
+  /** The mirror whose state quotas.get reports (set by the core when a cluster is configured). */
+  setMirror(mirror: { status: LimitRangeMirrorStatus }): void {
+    this.mirror = mirror;
+  }
+
+  /** quotas.get: the stored bounds and how their LimitRange mirror is doing. */
+  async view(): Promise<QuotasView> {
+    const m = this.mirror?.status;
+    return { ...(await this.get()), limit_range: m ? { namespace: m.namespace, state: m.state, error: m.error } : null };
   }
 
   /** The bounds in force (for validating content settings and for launches). */

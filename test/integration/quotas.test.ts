@@ -157,7 +157,7 @@ describe.each(BACKENDS)('$name quotas', (backend) => {
     const publisher = { actor: 'api-key:pub (#1)', role: 'publisher' as const };
     const admin = { actor: 'api-key:admin (#2)', role: 'admin' as const };
 
-    expect(await dispatch(handlers, 'quotas.get', undefined, publisher)).toMatchObject({ version: 0 });
+    expect(await dispatch(handlers, 'quotas.get', undefined, publisher)).toEqual({ quotas: DEFAULT_QUOTAS, version: 0, updated_time: null, updated_by: null, limit_range: null });
     expect(await dispatch(handlers, 'quotas.history', {}, publisher)).toEqual([]);
     expect((await rejection(dispatch(handlers, 'quotas.update', { quotas: DEFAULT_QUOTAS }, publisher))).code).toBe('Forbidden');
     expect((await rejection(dispatch(handlers, 'quotas.preview', { quotas: DEFAULT_QUOTAS }, publisher))).code).toBe('Forbidden');

@@ -74,6 +74,9 @@ describe('the quotas LimitRange on a real apiserver', () => {
   it('is created when the core starts with a cluster configured, and the apiserver enforces it', async () => {
     const lr = await limitRangeWhere(ns.name, (i) => i.max?.cpu === '8', 'the LimitRange to be created');
     expect(lr.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('offhost');
+    // quotas.get reports the mirror's state for the UI.
+    await eventually(async () => (await core.quotas.view()).limit_range?.state === 'in-sync', { what: 'quotas.get to say in-sync' });
+    expect((await core.quotas.view()).limit_range).toEqual({ namespace: ns.name, state: 'in-sync', error: null });
     expect(lr.spec!.limits[0]).toMatchObject({
       type: 'Container',
       min: { cpu: '10m', memory: '64Mi' },
@@ -228,6 +231,9 @@ describe('when the cluster is not there yet', () => {
       expect(Date.now() - t0).toBeLessThan(5000);
       expect((await c.quotas.get()).version).toBe(0); // the core answers
       await eventually(async () => lines.some((l) => /cannot keep the quotas LimitRange in sync/.test(l.msg)), { what: 'a logged retry' });
+      const mirror = (await c.quotas.view()).limit_range!;
+      expect(mirror.state).toBe('retrying');
+      expect(mirror.error).toMatch(file === dead ? /ECONNREFUSED|connect|fetch failed/i : /does not exist/);
       const t1 = Date.now();
       await c.close();
       expect(Date.now() - t1).toBeLessThan(2000); // stop() does not wait out the backoff

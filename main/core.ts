@@ -51,6 +51,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   // unreachable cluster or bad kubeconfig is logged and retried, never a failed start.
   const kubeConfig = config.kube;
   const limitRange = kubeConfig ? new LimitRangeSync({ connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), events, log }) : undefined;
+  if (limitRange) quotas.setMirror(limitRange);
   limitRange?.start();
   const parts = { config, log, store, events, environments, quotas, apiKeys, sessions };
   return {

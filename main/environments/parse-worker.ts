@@ -1,7 +1,7 @@
-// Worker-thread entry: parse and validate one large environments YAML away from the main event
-// loop, and post back the result or the AppError's body. Bundled on its own (self-contained CJS)
+// Worker-thread entry: parse and validate large environments YAML away from the main event loop,
+// and post back each result or the AppError's body. Bundled on its own (self-contained CJS)
 // as dist/main/environments-worker.cjs by build/bundle-main.mjs.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { AppError } from '../../shared/errors';
 import { parseEnvironmentsYaml } from './yaml';
 
@@ -19,4 +19,5 @@ function run(text: string): WorkerReply {
   }
 }
 
-parentPort!.postMessage(run((workerData as { text: string }).text));
+// One worker serves many requests in turn (it stays warm: its compiled parser is reused).
+parentPort!.on('message', ({ id, text }: { id: number; text: string }) => parentPort!.postMessage({ id, reply: run(text) }));

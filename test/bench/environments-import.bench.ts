@@ -53,13 +53,14 @@ let core: Core;
 let key: string;
 const servers: Record<string, HttpServer> = {};
 let round = 0;
+let bundleDir: string | undefined;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-bench-'));
   core = await createCore(loadConfig({}, { dataDir: dir, port: 0 }), silentLogger, 'server');
   key = (await core.apiKeys.create('bench', 'admin', 'bench')).key;
   // The bundle goes inside the repository so that its external packages resolve from node_modules.
-  const bundleDir = path.resolve('node_modules/.cache/offhost-bench-bundle');
+  bundleDir = path.resolve(`node_modules/.cache/offhost-bench-bundle-${process.pid}`);
   execFileSync(process.execPath, ['build/bundle-main.mjs'], { env: { ...process.env, OFFHOST_BUNDLE_OUTDIR: bundleDir } });
   const variants = {
     worker: { workerFile: path.join(bundleDir, 'main', BUNDLED_WORKER_FILE) },
@@ -76,6 +77,7 @@ afterAll(async () => {
   for (const s of Object.values(servers)) await s.close();
   await core?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
   const rows = Object.entries(measured).map(([name, { samples, maxStall }]) => {
     const sorted = [...samples].sort((a, b) => a - b);
     const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);

@@ -151,6 +151,25 @@ describe('parsing off the event loop', () => {
     expect(e.message).toBe(errorOf(() => parseEnvironmentsYaml(text)).message);
   });
 
+  it('a worker that takes too long is stopped with LimitExceeded, and the next text gets a fresh one', async () => {
+    const text = bigYaml(300);
+    const slow = await rejection(parseEnvironmentsYamlOffThread(text, { inlineMaxBytes: 0, timeoutMs: 1 }));
+    expect([slow.code, slow.field]).toEqual(['LimitExceeded', 'yaml']);
+    expect(slow.message).toMatch(/took longer than/);
+    const parsed = await parseEnvironmentsYamlOffThread(text, { inlineMaxBytes: 0 });
+    expect(parsed.kind === 'list' && parsed.specs.length).toBe(300);
+  });
+
+  it('texts sent at once are all answered, each with its own result', async () => {
+    const texts = [bigYaml(10), '- name: [oops\n', bigYaml(20)];
+    const results = await Promise.allSettled(texts.map((t) => parseEnvironmentsYamlOffThread(t, { inlineMaxBytes: 0 })));
+    expect(results.map((r) => (r.status === 'fulfilled' ? (r.value.kind === 'list' ? r.value.specs.length : 'empty') : (r.reason as AppError).code))).toEqual([
+      10,
+      'InvalidYaml',
+      20,
+    ]);
+  });
+
   it('the event loop keeps running while a megabyte is parsed', async () => {
     const text = bigYaml(LIMITS.environmentsPerFile, LIMITS.yamlBytes - 10_000);
     expect(Buffer.byteLength(text)).toBeGreaterThan(900_000);

@@ -3,7 +3,7 @@
 // the LimitRange mirror and the UI follow that.
 import { isDeepStrictEqual } from 'node:util';
 import { AppError } from '../../shared/errors';
-import { DEFAULT_QUOTAS, quotaImpact, type ContentSettingsItem, type QuotaChange, type QuotaPreview, type QuotaSaveResult, type Quotas, type QuotasState, type QuotasView, type LimitRangeMirrorStatus } from '../../shared/quota';
+import { assertExecutionSettings, DEFAULT_QUOTAS, EXECUTION_SETTING_FIELDS, quotaImpact, type ContentSettingsItem, type QuotaChange, type QuotaPreview, type QuotaSaveResult, type Quotas, type QuotasState, type QuotasView, type LimitRangeMirrorStatus } from '../../shared/quota';
 import type { EventBus } from '../events';
 import { auditRepo } from '../store/audit-repo';
 import type { Store } from '../store/db';
@@ -61,6 +61,18 @@ export class QuotaService {
   /** The bounds in force (for validating content settings and for launches). */
   async current(): Promise<Quotas> {
     return (await this.get()).quotas;
+  }
+
+  /**
+   * The content service's settings check: throws an AppError naming each field that breaks the
+   * bounds in force. `before` is the stored settings on a change (null on create): only the
+   * execution settings that change are range-checked, so content left outside by lowered bounds
+   * can still be edited otherwise (at launch it is clamped; see shared/quota.ts).
+   */
+  async assertContentSettings(after: Readonly<Record<string, unknown>>, before: Readonly<Record<string, unknown>> | null): Promise<void> {
+    const changed = before ? EXECUTION_SETTING_FIELDS.filter((f) => !Object.is(after[f] ?? null, before[f] ?? null)) : undefined;
+    if (changed && !changed.length) return;
+    assertExecutionSettings(after, await this.current(), { changed });
   }
 
   async preview(next: Quotas): Promise<QuotaPreview> {

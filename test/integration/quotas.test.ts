@@ -151,6 +151,25 @@ describe.each(BACKENDS)('$name quotas', (backend) => {
     expect((await service.update(tighter(), p.version, 'alice')).impact).toEqual(p.impact);
   });
 
+  it("checks content settings against the saved bounds; a change is range-checked on what it changes", async () => {
+    await service.update(tighter({ service_accounts: { allowed: ['runner'], default: null } }), 0, 'admin');
+    const none = { cpu_request: null, cpu_limit: null, memory_request: null, memory_limit: null, service_account_name: null };
+    // create: every field
+    const err = await rejection(service.assertContentSettings({ ...none, memory_limit: 16 * GiB, service_account_name: 'root' }, null));
+    expect(err.toBody().details!.map((d) => [d.field, d.code])).toEqual([
+      ['memory_limit', 'MemoryLimitOutOfBounds'],
+      ['service_account_name', 'ServiceAccountNotAllowed'],
+    ]);
+    expect(err.status).toBe(400);
+    await service.assertContentSettings({ ...none, memory_limit: 8 * GiB, service_account_name: 'runner' }, null);
+    // change: content left outside by lowered bounds can still change something else ...
+    const stored = { ...none, memory_limit: 16 * GiB };
+    await service.assertContentSettings({ ...stored, cpu_limit: 2 }, stored);
+    await service.assertContentSettings({ ...stored, title: 'x' }, stored);
+    // ... but not set a new out-of-bounds value
+    expect((await rejection(service.assertContentSettings({ ...stored, memory_limit: 12 * GiB }, stored))).code).toBe('MemoryLimitOutOfBounds');
+  });
+
   it('the contract: publishers read, admins change; inputs are parsed with field paths', async () => {
     const core = { config: loadConfig({}), store, environments: new EnvironmentService({ store, events }), quotas: service };
     const handlers = createHandlers(core, 'server');

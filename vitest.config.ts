@@ -33,6 +33,20 @@ export default defineConfig({
       },
       {
         test: {
+          // Pods that really run: kubelet + containerd on this machine (root only; skipped with
+          // the reason otherwise). Its own cluster (test/cluster/realnode-setup.ts); after the
+          // other projects (groupOrder), so its CPU-heavy pods do not slow their timing-bound tests.
+          name: 'realnode',
+          include: ['test/integration/realnode/**/*.test.ts'],
+          globalSetup: ['test/cluster/realnode-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           // Builds dist/ once (when stale) and picks the Chromium; see the file.

@@ -17,6 +17,12 @@
 #        build.sh --check         only check the wrapper modules against versions.env
 #        build.sh --force         rebuild everything (still uses Go's caches)
 #        build.sh --regen         regenerate the wrapper go.mod/go.sum from versions.env (network)
+#        build.sh --node          only the real node's pieces (root; see node-build.sh)
+#        build.sh --print-node-json  where the real node's binaries and images are (no build)
+#
+# As root, the build also makes the real node (node-build.sh): kubelet, containerd, the Debian
+# packages it needs, and the runtime images. Not as root, or with OFFHOST_CLUSTER_REAL_NODE=0, it
+# skips them and says so.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,11 +33,16 @@ GO_DIR="$HERE/go"
 BUILD_REV=1
 
 CACHE_ROOT="${OFFHOST_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/offhost/cluster}"
+# The control plane's wrappers and versions only: the real node's pieces (node-build.sh) have their own
+# keys, so adding or bumping them never rebuilds the control plane.
+CP_DIRS=(etcd helm kubernetes kwok metrics-server)
+CP_VARS='^(K8S|ETCD|KWOK|METRICS_SERVER|HELM)_VERSION='
 versions_key() {
   {
     echo "rev=$BUILD_REV"
-    grep -E '^[A-Z0-9_]+=' "$HERE/versions.env"
-    for f in "$GO_DIR"/*/go.mod "$GO_DIR"/*/go.sum; do echo "== ${f#"$GO_DIR"/}"; cat "$f"; done
+    grep -E "$CP_VARS" "$HERE/versions.env"
+    local d; for d in "${CP_DIRS[@]}"; do echo "== $d/go.mod"; cat "$GO_DIR/$d/go.mod"; done
+    for d in "${CP_DIRS[@]}"; do echo "== $d/go.sum"; cat "$GO_DIR/$d/go.sum"; done
   } | sha256sum | cut -c1-12
 }
 KEY="k8s-${K8S_VERSION}-$(versions_key)"
@@ -66,7 +77,7 @@ regen_one() { # dir version pkgs...
   (
     cd "$d"
     export GOFLAGS=-mod=mod GOTOOLCHAIN=local
-    if [ "$dir" = kubernetes ]; then
+    if [ "$dir" = kubernetes ] || [ "$dir" = kubelet ]; then
       local upstream
       upstream="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
       # One replace per staging module, taken from upstream's own `=> ./staging/...` lines.
@@ -86,6 +97,8 @@ regen() {
   regen_one kwok "$KWOK_VERSION" "${KWOK_PKGS[@]}"
   regen_one metrics-server "$METRICS_SERVER_VERSION" "${MS_PKGS[@]}"
   regen_one helm "$HELM_VERSION" "${HELM_PKGS[@]}"
+  regen_one kubelet "$K8S_VERSION" "${NODE_PKGS_KUBELET[@]}"
+  regen_one containerd "$CONTAINERD_VERSION" "${NODE_PKGS_CONTAINERD[@]}"
 }
 
 # The wrapper go.mod files must require exactly the versions in versions.env.
@@ -105,6 +118,10 @@ check() {
   check_pin kwok sigs.k8s.io/kwok "$KWOK_VERSION"
   check_pin metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION"
   check_pin helm helm.sh/helm/v3 "$HELM_VERSION"
+  check_pin kubelet k8s.io/kubernetes "$K8S_VERSION"
+  bad="$(grep -E '^[[:space:]]*(replace[[:space:]]+)?k8s\.io/[a-z0-9-]+ => ' "$GO_DIR/kubelet/go.mod" | grep -v " $STAGING_VERSION\$" || true)"
+  [ -z "$bad" ] || die "go/kubelet/go.mod has staging replaces not at $STAGING_VERSION: $bad"
+  check_pin containerd github.com/containerd/containerd/v2 "$CONTAINERD_VERSION"
 }
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -112,14 +129,20 @@ TOTAL_START=$(date +%s.%N)
 STEP_REPORT=()
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# Outputs for the summary: file names only.
+short_outs() { local o out=() ; IFS=',' read -ra l <<< "$1"; for o in "${l[@]}"; do out+=("${o##*/}"); done; (IFS=,; echo "${out[*]}"); }
+
 # run_step NAME OUTPUTS(comma-separated, in $BIN) -- command...
 run_step() {
   local name="$1" outs="$2"; shift 3
   local missing=0 o
   IFS=',' read -ra list <<< "$outs"
-  for o in "${list[@]}"; do [ -x "$BIN/$o" ] || missing=1; done
+  # An output is a binary in $BIN, or an absolute path (the real node's binaries and images).
+  for o in "${list[@]}"; do
+    case "$o" in /*) [ -s "$o" ] || missing=1 ;; *) [ -x "$BIN/$o" ] || missing=1 ;; esac
+  done
   if [ "$missing" = 0 ] && [ "${FORCE:-0}" != 1 ]; then
-    STEP_REPORT+=("$(printf '%-16s %8s  %s' "$name" "cached" "$outs")")
+    STEP_REPORT+=("$(printf '%-16s %8s  %s' "$name" "cached" "$(short_outs "$outs")")")
     return 0
   fi
   log "building $name ($outs) ..."
@@ -131,7 +154,7 @@ run_step() {
   local secs rss=""; secs=$(elapsed "$t0")
   [ -s "$rssfile" ] && rss="$(awk '{ printf "max RSS %.0f MiB", $1 / 1024 }' "$rssfile")"
   rm -f "$rssfile"
-  STEP_REPORT+=("$(printf '%-16s %7ss  %s  %s' "$name" "$secs" "$outs" "$rss")")
+  STEP_REPORT+=("$(printf '%-16s %7ss  %s  %s' "$name" "$secs" "$(short_outs "$outs")" "$rss")")
   log "$name done in ${secs}s ${rss}"
 }
 
@@ -210,17 +233,34 @@ main_build() {
   # A small manifest for `cluster:status` and the tests.
   printf '{"key":"%s","kubernetes":"%s","etcd":"%s","kwok":"%s","metricsServer":"%s","helm":"%s"}\n' \
     "$KEY" "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$METRICS_SERVER_VERSION" "$HELM_VERSION" > "$BIN/../versions.json"
+  # The real node (root only; OFFHOST_CLUSTER_REAL_NODE=0 skips it).
+  if [ "${OFFHOST_CLUSTER_REAL_NODE:-}" = 0 ]; then log "real node: skipped (OFFHOST_CLUSTER_REAL_NODE=0)"
+  else node_build; fi
   log "summary ($BIN):"
   local l; for l in "${STEP_REPORT[@]}"; do log "  $l"; done
   log "  $(printf '%-16s %7ss' total "$(elapsed "$TOTAL_START")")"
 }
 
+# shellcheck source=node-build.sh
+source "$HERE/node-build.sh"
+
 case "${1:-}" in
   --print-bin-dir) echo "$BIN" ;;
+  --print-node-json) print_node_json ;;
+  --node) # only the real node's pieces (binaries and images)
+    command -v go > /dev/null || die "go is not on PATH"
+    check; node_build
+    log "summary (real node):"; for l in "${STEP_REPORT[@]}"; do log "  $l"; done
+    log "  $(printf '%-16s %7ss' total "$(elapsed "$TOTAL_START")")" ;;
+  --logged-step) run_logged "$2" ;;
+  --step)
+    case "$2" in
+      debs|node-fetch|kubelet|containerd|image-*) do_node_step "$2" ;;
+      *) do_step "$2" ;;
+    esac ;;
   --check) check; log "wrapper modules match versions.env" ;;
   --regen) regen; check ;;
   --force) FORCE=1 main_build ;;
-  --step) do_step "$2" ;;
   "") main_build ;;
   *) die "unknown argument: $1 (see the header of $0)" ;;
 esac

@@ -17,6 +17,7 @@
  *   --ports a=1,b=2        [OFFHOST_CLUSTER_PORTS]          fixed ports by name
  *   --api-port N           [OFFHOST_CLUSTER_API_PORT]       fixed apiserver port
  *   --skip-build           [OFFHOST_CLUSTER_SKIP_BUILD=1]
+ *   --real-node            [OFFHOST_CLUSTER_REAL_NODE=1]    also start the real node real-0 (root)
  *   --json                 (status, up) print machine-readable JSON on stdout
  *   --quiet                (up) do not print the kubeconfig contents
  */
@@ -61,6 +62,7 @@ function parseArgs(argv: string[]): { command: string; settings: Settings; json:
       case '--ports': settings.ports = { ...settings.ports, ...parsePorts(value()) }; break;
       case '--api-port': settings.ports = { ...settings.ports, apiserver: Number(value()) }; break;
       case '--skip-build': settings.skipBuild = true; break;
+      case '--real-node': settings.realNode = true; break;
       case '--json': json = true; break;
       case '--quiet': quiet = true; break;
       case '--help': case '-h': usage(0); break;
@@ -82,7 +84,9 @@ async function main(): Promise<number> {
       } else {
         process.stdout.write(
           `cluster is up (${((Date.now() - t0) / 1000).toFixed(1)}s): ${state.server}, ` +
-            `${state.nodeNames.length} fake nodes\n` +
+            `${state.nodeNames.length} fake nodes` +
+            (state.realNode ? ` + real node ${state.realNode.name} (${state.realNode.ip}; Ready ${state.realNode.timings.ready.toFixed(1)}s after kubelet start)` : '') +
+            '\n' +
             `kubeconfig: ${state.kubeconfig}\n` +
             `  export KUBECONFIG=${state.kubeconfig}\n` +
             `  ${state.binDir}/kubectl get nodes\n`,
@@ -107,6 +111,13 @@ async function main(): Promise<number> {
             .trimEnd(),
         );
         process.stdout.write(['COMPONENT'.padEnd(24) + ' PID      STATE      ENDPOINT', ...rows].join('\n') + '\n');
+        if (report.realNode) {
+          const n = report.realNode;
+          process.stdout.write(
+            `${'real-0 containerd'.padEnd(24)} ${String(report.state?.realNode?.pids.containerd ?? '-').padEnd(8)} ${n.containerd ? 'running' : 'stopped'}\n` +
+              `${'real-0 kubelet'.padEnd(24)} ${String(report.state?.realNode?.pids.kubelet ?? '-').padEnd(8)} ${n.kubeletHealthy ? 'healthy' : n.kubelet ? 'UNHEALTHY' : 'stopped'}    ${n.kubeletHealthy ? '' : n.detail}\n`,
+          );
+        }
         if (report.state) {
           process.stdout.write(`kubeconfig: ${report.state.kubeconfig}\nstarted: ${report.state.startedAt}\n`);
         }

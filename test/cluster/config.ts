@@ -56,6 +56,8 @@ export interface Settings {
   startTimeoutMs: number;
   /** Do not run build.sh from `up` (the binaries must already be built). */
   skipBuild: boolean;
+  /** Also start the real node real-0 (kubelet + containerd; root only; see realnode.ts). */
+  realNode: boolean;
 }
 
 /** "1500ms", "3s", "2m", "1h", "1m30s" or a plain number of milliseconds. */
@@ -136,6 +138,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ports,
     startTimeoutMs: parseDuration(e('OFFHOST_CLUSTER_START_TIMEOUT') ?? '120s'),
     skipBuild: ['1', 'true', 'yes'].includes((e('OFFHOST_CLUSTER_SKIP_BUILD') ?? '').toLowerCase()),
+    realNode: ['1', 'true', 'yes'].includes((e('OFFHOST_CLUSTER_REAL_NODE') ?? '').toLowerCase()),
   };
 }
 

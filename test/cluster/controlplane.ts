@@ -28,6 +28,7 @@ import {
   type Settings,
 } from './config.js';
 import { createPki, kubeconfigYaml, SERVICE_CLUSTER_IP_RANGE, type ClientName, type Pki } from './pki.js';
+import { realNodeReady, realNodeStatus, startRealNode, stopRealNode, type RealNodeState, type RealNodeStatus } from './realnode.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -46,6 +47,8 @@ export interface ClusterState {
     'nodes' | 'nodeCpu' | 'nodeMemory' | 'nodePods' | 'podStartDelayMs' | 'podRunTimeMs' | 'metricResolutionSeconds'
   >;
   nodeNames: string[];
+  /** The real node real-0, when started (`settings.realNode`; see realnode.ts). */
+  realNode?: RealNodeState;
 }
 
 export interface ComponentStatus {
@@ -65,6 +68,8 @@ export interface StatusReport {
   /** Some component process is alive. */
   anyRunning: boolean;
   problems: string[];
+  /** The real node's processes, when the state says one was started. */
+  realNode?: RealNodeStatus;
 }
 
 type Log = (msg: string) => void;
@@ -379,6 +384,12 @@ async function startApiserver(ctx: Ctx): Promise<void> {
     '--requestheader-username-headers=X-Remote-User',
     '--requestheader-group-headers=X-Remote-Group',
     '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    // kubelets (the real node; kwok for the fake ones): dial them by IP, present a client
+    // certificate, verify their serving certificates against the cluster CA.
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
+    `--kubelet-client-certificate=${p.clients['apiserver-kubelet'].cert}`,
+    `--kubelet-client-key=${p.clients['apiserver-kubelet'].key}`,
+    `--kubelet-certificate-authority=${p.caCert}`,
   ]);
   await waitFor(ctx, 'kube-apiserver', '/readyz', () =>
     healthy(`https://127.0.0.1:${ctx.ports.apiserver}/readyz`, ctx.adminTls),
@@ -598,7 +609,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
 
   const wanted = resolveBinDir();
   const current = await status(settings);
-  if (current.healthy && current.state?.binDir === wanted) {
+  if (current.healthy && current.state?.binDir === wanted && !!current.state.realNode === settings.realNode) {
     log(`already running and healthy (started ${current.state.startedAt}); reusing it`);
     return current.state;
   }
@@ -659,6 +670,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
     await fn();
     log(`${name} ready in ${seconds(ts)}`);
   };
+  let realNode: RealNodeState | undefined;
   try {
     await step('etcd', () => startEtcd(ctx));
     await step('kube-apiserver', () => startApiserver(ctx));
@@ -676,6 +688,18 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
     });
     await step(`kwok (${settings.nodes} nodes)`, () => startKwok(ctx));
     await step('metrics-server + metrics.k8s.io', () => startMetricsServer(ctx));
+    if (settings.realNode) {
+      await step('real node real-0', async () => {
+        realNode = await startRealNode({
+          stateDir: settings.stateDir,
+          server: `https://127.0.0.1:${ctx.ports.apiserver}`,
+          caCert: pki.caCert,
+          caKey: pki.caKey,
+          log,
+          timeoutMs: settings.startTimeoutMs,
+        });
+      });
+    }
   } catch (err) {
     const c = err instanceof ComponentFailed ? err.component : null;
     const tail = c ? logTail(settings.stateDir, c) : '';
@@ -706,6 +730,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
       metricResolutionSeconds: settings.metricResolutionSeconds,
     },
     nodeNames: Array.from({ length: settings.nodes }, (_, i) => nodeName(i)),
+    ...(realNode ? { realNode } : {}),
   };
   fs.writeFileSync(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
   log(`up in ${seconds(t0)}; kubeconfig: ${paths.kubeconfig}`);
@@ -725,6 +750,8 @@ export async function down(settings: Settings, opts: DownOptions = {}): Promise<
   const paths = statePaths(settings.stateDir);
   const state = readState(settings.stateDir);
   const stopped: Component[] = [];
+  // The real node first (a no-op without one): it removes what it set up on the host.
+  await stopRealNode(settings.stateDir, { log, graceMs });
   for (const c of [...COMPONENTS].reverse()) {
     const pf = readPidFile(settings.stateDir, c);
     if (!pf) continue;
@@ -844,7 +871,15 @@ export async function status(settings: Settings): Promise<StatusReport> {
       problems.push(`API checks failed: ${(err as Error).message}`);
     }
   }
-  return { state, components, healthy: healthyAll, anyRunning, problems };
+  let realNode: RealNodeStatus | undefined;
+  if (state?.realNode) {
+    realNode = await realNodeStatus(settings.stateDir);
+    anyRunning ||= realNode.containerd || realNode.kubelet;
+    if (!realNode.kubeletHealthy) problems.push(`real node: ${realNode.detail}`);
+    else if (tls && !(await realNodeReady(state.server, tls).catch(() => false))) problems.push('real node: not Ready');
+    healthyAll &&= problems.length === 0;
+  }
+  return { state, components, healthy: healthyAll, anyRunning, problems, ...(realNode ? { realNode } : {}) };
 }
 
 /** The kubectl binary of the built toolset (for tests that want to run `kubectl top`). */

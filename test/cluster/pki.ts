@@ -9,6 +9,7 @@
  *   controller-manager client, CN=system:kube-controller-manager (its RBAC identity)
  *   scheduler          client, CN=system:kube-scheduler (its RBAC identity)
  *   kwok, metrics-server  clients, O=system:masters (test infrastructure)
+ *   apiserver-kubelet  client: the apiserver towards kubelets (the real node)
  *   front-proxy-ca / front-proxy-client  the aggregation layer (metrics.k8s.io)
  *   sa.key / sa.pub    service-account token signing key pair (RSA)
  */
@@ -43,6 +44,9 @@ export const CLIENTS = {
   scheduler: { cn: 'system:kube-scheduler' },
   kwok: { cn: 'offhost-kwok', org: 'system:masters' },
   'metrics-server': { cn: 'offhost-metrics-server', org: 'system:masters' },
+  // The apiserver's identity towards kubelets (logs, exec, port-forward, proxy): the real node's
+  // kubelet authorizes it through the apiserver (webhook), like any other system:masters client.
+  'apiserver-kubelet': { cn: 'kube-apiserver-kubelet-client', org: 'system:masters' },
 } as const satisfies Record<string, { cn: string; org?: string }>;
 export type ClientName = keyof typeof CLIENTS;
 
@@ -69,7 +73,7 @@ function makeCa(dir: string, name: string, cn: string): { cert: string; key: str
   return { cert, key };
 }
 
-function makeLeaf(
+export function makeLeaf(
   dir: string,
   name: string,
   ca: { cert: string; key: string },

@@ -15,5 +15,9 @@ declare module 'vitest' {
     /** Admin kubeconfig of the test cluster. */
     kubeconfigPath: string;
     clusterFlavor: ClusterFlavor;
+    /** realnode project: why the real node cannot run here ('' when it runs). */
+    realNodeSkip: string;
+    /** realnode project: the state directory of the cluster that has the real node. */
+    realNodeStateDir: string;
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * cluster:down removes everything the real node set up on this machine; cluster:up brings it back
+ * Ready and pods run again.
+ */
+import fs from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { down, up } from '../../cluster/controlplane.js';
+import { kube } from '../../cluster/kube.js';
+import { hostFootprint, REAL_NODE_NAME } from '../../cluster/realnode.js';
+import { figure, imageMeta, job, jobPod, podTimeline, realNodeClusterSettings, realNodePodSpec, realNodeSkip } from './helpers.js';
+
+const skip = realNodeSkip();
+
+async function runPythonJob(namespace: string, name: string): Promise<void> {
+  const { core, batch } = kube();
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'offhost.dev/test': 'true' } } } }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 1000)); // the namespace's default ServiceAccount
+  const t0 = Date.now();
+  await batch.createNamespacedJob({
+    namespace,
+    body: job(name, realNodePodSpec([{ name: 'main', image: imageMeta('python').ref, command: ['python3', '-c', 'print("ok")'] }])),
+  });
+  const pod = await jobPod(namespace, name);
+  const t = await podTimeline(namespace, pod.metadata!.name!, t0);
+  expect(t.pod.spec?.nodeName).toBe(REAL_NODE_NAME);
+  expect(t.pod.status?.phase).toBe('Succeeded');
+}
+
+describe.skipIf(!!skip)('real node across cluster:down + cluster:up', () => {
+  it('leaves nothing behind on down, and is Ready again after up', { timeout: 300_000 }, async () => {
+    const settings = realNodeClusterSettings();
+    // A pod has run, so the bridge, a network namespace, mounts and cgroups exist.
+    await runPythonJob('rn-restart', 'before');
+    const record = JSON.parse(fs.readFileSync('/run/offhost-realnode.json', 'utf8')) as { createdPaths: string[]; ipForward: string };
+    const running = hostFootprint(settings.stateDir);
+    expect(running.some((f) => f.startsWith('bridge '))).toBe(true);
+    expect(running.some((f) => f.startsWith('process kubelet'))).toBe(true);
+
+    await down(settings, { log: () => {} });
+    expect(hostFootprint(settings.stateDir)).toEqual([]);
+    for (const p of record.createdPaths) expect(fs.existsSync(p), p).toBe(false);
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()).toBe(record.ipForward);
+
+    const t0 = Date.now();
+    const state = await up(settings, { log: () => {} });
+    expect(state.realNode?.name).toBe(REAL_NODE_NAME);
+    const { core } = kube();
+    const node = await core.readNode({ name: REAL_NODE_NAME });
+    expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    figure(
+      'cluster:up with the real node',
+      `${((Date.now() - t0) / 1000).toFixed(1)}s total; containerd ${state.realNode!.timings.containerd.toFixed(1)}s, ` +
+        `image import ${state.realNode!.timings.images.toFixed(1)}s, kubelet start → Ready ${state.realNode!.timings.ready.toFixed(1)}s`,
+    );
+    await runPythonJob('rn-restart', 'after');
+  });
+});

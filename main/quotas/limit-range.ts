@@ -15,6 +15,8 @@ import type { KubeConnection } from '../kube/config';
 import type { Logger } from '../log';
 
 export const LIMIT_RANGE_NAME = 'offhost-quotas';
+/** How long stop() waits for a request in flight before returning anyway. */
+const STOP_GRACE_MS = 2000;
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'offhost', 'app.kubernetes.io/name': 'offhost-quotas' } as const;
 const NOTE = 'Mirrors the quotas set in Offhost (cpu/memory min, max and defaults); edits here are put back. Change the quotas in Offhost instead.';
 
@@ -138,8 +140,10 @@ export class LimitRangeSync {
     this.unsubscribe?.();
     this.session?.end(new Error('stopped'));
     this.wake?.();
-    await this.loop;
-    await this.draining;
+    // A request to a cluster that does not answer cannot be cancelled here; do not let it hold up
+    // shutdown. The loop ends on its own when it returns, and writes nothing once stopped.
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+    await Promise.race([Promise.all([this.loop, this.draining]), grace]);
     this.status.state = 'stopped';
   }
 
@@ -151,24 +155,34 @@ export class LimitRangeSync {
         // The kubeconfig is read on each attempt, so fixing it needs no restart.
         const conn = this.deps.connect();
         this.status.namespace = conn.namespace;
+        const started = Date.now();
         await this.listAndWatch(conn, () => (delay = initial));
+        // The server ended the watch (as it does every few minutes): list again at once, but
+        // never in a tight loop if it keeps ending watches straight away.
+        if (Date.now() - started < 1000) await this.sleep(initial);
       } catch (e) {
         if (this.stopped) break;
         const message = describeError(e);
         this.status.state = 'retrying';
         this.status.error = message;
         this.deps.log.warn({ namespace: this.status.namespace, retryInMs: delay }, `cannot keep the quotas LimitRange in sync: ${message}`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
+        await this.sleep(delay);
         delay = Math.min(delay * 2, max);
       }
     }
+  }
+
+  /** Waits `ms`, or less if stop() is called. */
+  private async sleep(ms: number): Promise<void> {
+    if (this.stopped) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   /** List, reconcile, then watch from the list's version until the watch ends (resolve: re-list) or fails (reject). */

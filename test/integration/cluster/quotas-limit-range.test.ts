@@ -123,6 +123,9 @@ describe('the quotas LimitRange on a real apiserver', () => {
       defaultRequest: { cpu: '1', memory: '1Gi' },
     });
     expect(lr.spec!.limits[0]!.min).not.toHaveProperty('memory');
+    // Settled: what the apiserver stored matches what we want, so we do not keep rewriting it.
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await readLimitRange(ns.name))!.metadata!.resourceVersion).toBe(lr.metadata!.resourceVersion);
     expect(ms).toBeLessThan(1000);
     console.log(`[quotas] LimitRange followed a quotas change in ${ms} ms`);
 

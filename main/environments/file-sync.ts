@@ -23,7 +23,13 @@ export interface FileSync {
  */
 export async function startEnvironmentsFile(file: string | null, service: EnvironmentService, log: Logger): Promise<FileSync | undefined> {
   const sync = file ? await watchEnvironmentsFile(file, service, log) : undefined;
-  const released = await service.releaseManagedExcept(file);
+  let released;
+  try {
+    released = await service.releaseManagedExcept(file);
+  } catch (e) {
+    sync?.close();
+    throw e;
+  }
   if (released.length)
     log.warn({ released: released.map((e) => e.guid), file }, `released ${released.length} environments managed by a file that is no longer configured; they can be edited again`);
   return sync;

@@ -24,10 +24,12 @@ import {
   PORT_NAMES,
   statePaths,
   type Component,
+  type PortName,
   type Ports,
   type Settings,
 } from './config.js';
 import { createPki, kubeconfigYaml, SERVICE_CLUSTER_IP_RANGE, type ClientName, type Pki } from './pki.js';
+import { portListener } from './procnet.js';
 import { realNodeReady, realNodeStatus, startRealNode, stopRealNode, type RealNodeState, type RealNodeStatus } from './realnode.js';
 
 const execFileAsync = promisify(execFile);
@@ -140,7 +142,20 @@ export function logTail(stateDir: string, c: Component, lines = 40): string {
   }
 }
 
-async function freePort(): Promise<number> {
+/**
+ * A port the kernel says is free now. Nothing holds it between this and the component's bind, so
+ * another process may take it meanwhile: `up` notices (waitFor) and moves the component to a new
+ * port (startOnFreePorts). Ports in `avoid` (already given to other components) are never returned.
+ */
+async function freePort(avoid: Iterable<number> = []): Promise<number> {
+  const taken = new Set(avoid);
+  for (;;) {
+    const port = await anyFreePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
+async function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -218,9 +233,36 @@ class ComponentFailed extends Error {
   constructor(
     readonly component: Component,
     message: string,
+    /** Ports another process holds, so the component could not bind them. */
+    readonly lostPorts: PortName[] = [],
   ) {
     super(message);
   }
+}
+
+/** The ports each component binds (checked while it starts: see waitFor). */
+const COMPONENT_PORTS: Partial<Record<Component, PortName[]>> = {
+  etcd: ['etcd', 'etcdPeer'],
+  'kube-apiserver': ['apiserver'],
+  'kube-controller-manager': ['controllerManager'],
+  'kube-scheduler': ['scheduler'],
+  kwok: ['kwok'],
+  'metrics-server': ['metricsServer'],
+};
+
+/**
+ * The ports of `c` that another process took before `c` could bind them: a port someone else
+ * listens on, or one the component's log says was in use when it exited.
+ */
+function lostPorts(ctx: Ctx, c: Component, pid: number, exited: boolean): PortName[] {
+  const names = COMPONENT_PORTS[c] ?? [];
+  if (exited) {
+    const log = logTail(ctx.settings.stateDir, c, 200);
+    if (!/address already in use/.test(log)) return [];
+    const named = names.filter((n) => log.includes(`:${ctx.ports[n]}: bind: address already in use`));
+    return named.length ? named : names;
+  }
+  return names.filter((n) => portListener(ctx.ports[n], pid) === 'other');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,11 +320,16 @@ async function waitFor(
   let lastErr = '';
   for (;;) {
     const pid = ctx.pids[c];
-    if (pid && (!processRuns(pid) || isZombie(pid))) {
-      throw new ComponentFailed(c, `${c} exited while waiting for ${what}`);
+    const exited = !!pid && (!processRuns(pid) || isZombie(pid));
+    const lost = pid ? lostPorts(ctx, c, pid, exited) : [];
+    if (lost.length) {
+      const which = lost.map((n) => `${n}=${ctx.ports[n]}`).join(', ');
+      throw new ComponentFailed(c, `${c} could not bind ${which}: another process holds it`, lost);
     }
+    if (exited) throw new ComponentFailed(c, `${c} exited while waiting for ${what}`);
     try {
-      if (await check()) return;
+      // Healthy counts only while the component itself holds its ports (not some other process).
+      if ((await check()) && (COMPONENT_PORTS[c] ?? []).every((n) => portListener(ctx.ports[n], pid!) === 'only')) return;
     } catch (err) {
       lastErr = (err as Error).message;
     }
@@ -487,6 +534,15 @@ function fillTemplate(file: string, values: Record<string, string | number>): st
   return text;
 }
 
+/**
+ * (Re)creates the fake nodes: kwok writes its port into a node's status once, when it first makes
+ * the node Ready, so a kwok started again on another port needs fresh nodes.
+ */
+async function createFakeNodes(ctx: Ctx): Promise<void> {
+  await kubectl(ctx, ['delete', 'nodes', '-l', 'node.offhost.dev/fake=true', '--ignore-not-found']);
+  await kubectl(ctx, ['create', '-f', '-'], JSON.stringify(nodeManifests(ctx)));
+}
+
 async function startKwok(ctx: Ctx): Promise<void> {
   const s = ctx.settings;
   fs.mkdirSync(ctx.paths.config, { recursive: true });
@@ -498,7 +554,6 @@ async function startKwok(ctx: Ctx): Promise<void> {
       fillTemplate('metrics.yaml', { DEFAULT_CPU: s.defaultUsageCpu, DEFAULT_MEMORY: s.defaultUsageMemory }),
     ].join('\n---\n'),
   );
-  await kubectl(ctx, ['create', '-f', '-'], JSON.stringify(nodeManifests(ctx)));
   startProcess(ctx, 'kwok', binary(ctx, 'kwok'), [
     `--kubeconfig=${componentKubeconfig(ctx, 'kwok')}`,
     `--config=${kwokConfig}`,
@@ -589,11 +644,52 @@ async function metricsApiAnswers(ctx: { ports: Ports; adminTls: TlsClient }): Pr
   return r.status === 200 && r.body.includes('PodMetricsList');
 }
 
+/** Stops one component's process group at once (a failed start), and forgets its pid. */
+async function killComponent(ctx: Ctx, c: Component): Promise<void> {
+  const pid = ctx.pids[c];
+  if (!pid) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+      break;
+    } catch {
+      /* not a group leader, or already gone */
+    }
+  }
+  while (processRuns(pid) && !isZombie(pid)) await sleep(50);
+  delete ctx.pids[c];
+  fs.rmSync(path.join(ctx.paths.pids, `${c}.pid`), { force: true });
+}
+
+/**
+ * Runs `start` (spawn + wait until healthy); if the component lost a port we picked to another
+ * process (freePort cannot reserve it), kills it, picks new ports and starts it again, at most
+ * 3 times. A port the user fixed is never moved: that failure is reported as is.
+ */
+async function startOnFreePorts(ctx: Ctx, c: Component, start: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof ComponentFailed) || err.component !== c || !err.lostPorts.length) throw err;
+      const fixed = err.lostPorts.filter((n) => ctx.settings.ports[n] !== undefined);
+      if (fixed.length || attempt >= 3) throw err;
+      await killComponent(ctx, c);
+      for (const n of err.lostPorts) ctx.ports[n] = await freePort(Object.values(ctx.ports));
+      // The kubeconfigs name the apiserver's port.
+      if (c === 'kube-apiserver') writeKubeconfigs(ctx);
+      ctx.log(`${err.message}; starting ${c} again on ${err.lostPorts.map((n) => `${n}=${ctx.ports[n]}`).join(', ')}`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // public API
 
 export interface UpOptions {
   log?: Log;
+  /** For tests: called with the ports picked, before any component binds them. */
+  afterPortsPicked?: (ports: Ports) => Promise<void> | void;
 }
 
 /**
@@ -643,7 +739,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
 
   const ports = { ...settings.ports } as Partial<Ports>;
   for (const name of PORT_NAMES) {
-    if (ports[name] === undefined) ports[name] = await freePort();
+    if (ports[name] === undefined) ports[name] = await freePort(Object.values(ports));
     else if (await portInUse(ports[name]!)) {
       throw new Error(`port ${name}=${ports[name]} on 127.0.0.1 is already in use`);
     }
@@ -664,6 +760,7 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
     log,
   };
   writeKubeconfigs(ctx);
+  await opts.afterPortsPicked?.({ ...ctx.ports });
 
   const step = async (name: string, fn: () => Promise<void>) => {
     const ts = Date.now();
@@ -672,22 +769,31 @@ export async function up(settings: Settings, opts: UpOptions = {}): Promise<Clus
   };
   let realNode: RealNodeState | undefined;
   try {
-    await step('etcd', () => startEtcd(ctx));
-    await step('kube-apiserver', () => startApiserver(ctx));
-    await step('kube-controller-manager + kube-scheduler', async () => {
-      await startControllerManager(ctx);
-      await startScheduler(ctx);
-      await Promise.all([
-        waitFor(ctx, 'kube-controller-manager', '/healthz', () =>
-          healthy(`https://127.0.0.1:${ctx.ports.controllerManager}/healthz`, componentsTls(ctx)),
-        ),
-        waitFor(ctx, 'kube-scheduler', '/healthz', () =>
-          healthy(`https://127.0.0.1:${ctx.ports.scheduler}/healthz`, componentsTls(ctx)),
-        ),
-      ]);
-    });
-    await step(`kwok (${settings.nodes} nodes)`, () => startKwok(ctx));
-    await step('metrics-server + metrics.k8s.io', () => startMetricsServer(ctx));
+    await step('etcd', () => startOnFreePorts(ctx, 'etcd', () => startEtcd(ctx)));
+    await step('kube-apiserver', () => startOnFreePorts(ctx, 'kube-apiserver', () => startApiserver(ctx)));
+    await step('kube-controller-manager + kube-scheduler', () =>
+      Promise.all([
+        startOnFreePorts(ctx, 'kube-controller-manager', async () => {
+          await startControllerManager(ctx);
+          await waitFor(ctx, 'kube-controller-manager', '/healthz', () =>
+            healthy(`https://127.0.0.1:${ctx.ports.controllerManager}/healthz`, componentsTls(ctx)),
+          );
+        }),
+        startOnFreePorts(ctx, 'kube-scheduler', async () => {
+          await startScheduler(ctx);
+          await waitFor(ctx, 'kube-scheduler', '/healthz', () =>
+            healthy(`https://127.0.0.1:${ctx.ports.scheduler}/healthz`, componentsTls(ctx)),
+          );
+        }),
+      ]).then(() => undefined),
+    );
+    await step(`kwok (${settings.nodes} nodes)`, () =>
+      startOnFreePorts(ctx, 'kwok', async () => {
+        await createFakeNodes(ctx);
+        await startKwok(ctx);
+      }),
+    );
+    await step('metrics-server + metrics.k8s.io', () => startOnFreePorts(ctx, 'metrics-server', () => startMetricsServer(ctx)));
     if (settings.realNode) {
       await step('real node real-0', async () => {
         realNode = await startRealNode({

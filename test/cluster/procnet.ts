@@ -4,6 +4,8 @@ import fs from 'node:fs';
 export interface Listener {
   address: string;
   port: number;
+  /** The socket's inode: which process holds it shows in /proc/<pid>/fd. */
+  inode: string;
 }
 
 function decodeAddress(hex: string): string {
@@ -38,17 +40,22 @@ function listeningByInode(): Map<string, Listener> {
       const inode = cols[9];
       if (state !== '0A' || !local || !inode) continue;
       const [addrHex, portHex] = local.split(':');
-      out.set(inode, { address: decodeAddress(addrHex!), port: parseInt(portHex!, 16) });
+      out.set(inode, { address: decodeAddress(addrHex!), port: parseInt(portHex!, 16), inode });
     }
   }
   return out;
 }
 
-/** The TCP sockets `pid` listens on. */
-export function listenersOf(pid: number): Listener[] {
-  const all = listeningByInode();
-  const result: Listener[] = [];
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+/** Inodes of the sockets `pid` holds (empty if the process is gone). */
+export function socketInodesOf(pid: number): Set<string> {
+  const out = new Set<string>();
+  let fds: string[] = [];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
     let target = '';
     try {
       target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
@@ -56,10 +63,23 @@ export function listenersOf(pid: number): Listener[] {
       continue;
     }
     const m = /^socket:\[(\d+)\]$/.exec(target);
-    const l = m && all.get(m[1]!);
-    if (l) result.push(l);
+    if (m) out.add(m[1]!);
   }
-  return result;
+  return out;
+}
+
+/** The TCP sockets `pid` listens on. */
+export function listenersOf(pid: number): Listener[] {
+  const all = listeningByInode();
+  return [...socketInodesOf(pid)].flatMap((inode) => all.get(inode) ?? []);
+}
+
+/** Who listens on `port` (any address): 'none', 'only' `pid`, or 'other' (someone else, maybe besides `pid`). */
+export function portListener(port: number, pid: number): 'none' | 'only' | 'other' {
+  const on = [...listeningByInode().values()].filter((l) => l.port === port);
+  if (on.length === 0) return 'none';
+  const mine = socketInodesOf(pid);
+  return on.every((l) => mine.has(l.inode)) ? 'only' : 'other';
 }
 
 /** Every listening TCP socket on the machine. */

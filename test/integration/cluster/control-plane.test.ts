@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { binDir, CLUSTER_DIR, loadSettings } from '../../cluster/config.js';
 import { readState } from '../../cluster/controlplane.js';
 import { isLocalCluster, kube, kubeconfigPath } from '../../cluster/kube.js';
-import { listenersOf } from './procnet.js';
+import { listenersOf } from '../../cluster/procnet.js';
 
 const run = promisify(execFile);
 

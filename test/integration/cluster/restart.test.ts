@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { CLUSTER_DIR, loadSettings, PORT_NAMES } from '../../cluster/config.js';
 import { portInUse, readState } from '../../cluster/controlplane.js';
 import { isLocalCluster, kube } from '../../cluster/kube.js';
-import { allListeners } from './procnet.js';
+import { allListeners } from '../../cluster/procnet.js';
 
 const REPO = path.resolve(CLUSTER_DIR, '..', '..');
 const TSX = path.join(REPO, 'node_modules', '.bin', 'tsx');

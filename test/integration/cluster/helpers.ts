@@ -9,6 +9,8 @@ export interface JobOptions {
   limits?: Record<string, string>;
   backoffLimit?: number;
   containers?: number;
+  /** Pin the pod to this node (nodeSelector on kubernetes.io/hostname). */
+  node?: string;
 }
 
 /** A batch Job shaped like the ones the launcher creates: one pod, restartPolicy Never. */
@@ -28,6 +30,7 @@ export function jobManifest(o: JobOptions): k8s.V1Job {
         metadata: { labels: { 'offhost.dev/test-job': o.name }, annotations: o.annotations ?? {} },
         spec: {
           restartPolicy: 'Never',
+          ...(o.node ? { nodeSelector: { 'kubernetes.io/hostname': o.node } } : {}),
           containers: Array.from({ length: o.containers ?? 1 }, (_, i) => ({
             name: i === 0 ? 'main' : `side-${i}`,
             image: 'registry.invalid/offhost/runner:test', // never pulled: KWOK plays the kubelet
@@ -57,19 +60,4 @@ export function phaseSequence(pods: k8s.V1Pod[]): string[] {
     if (phase && out[out.length - 1] !== phase) out.push(phase);
   }
   return out;
-}
-
-/** Parses a Kubernetes quantity ("250m", "1", "300Mi", "307200Ki", "1e3") into a number. */
-export function quantity(q: string): number {
-  const m = /^([0-9.]+(?:e[0-9]+)?)([a-zA-Z]*)$/.exec(q.trim());
-  if (!m) throw new Error(`not a quantity: ${q}`);
-  const n = Number(m[1]);
-  const suffix = m[2] ?? '';
-  const factors: Record<string, number> = {
-    '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12,
-    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
-  };
-  const f = factors[suffix];
-  if (f === undefined) throw new Error(`unknown quantity suffix in ${q}`);
-  return n * f;
 }

@@ -7,7 +7,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import { eventually, isLocalCluster, kube, useTestNamespace, watchUntil } from '../../cluster/kube.js';
-import { jobManifest, jobPodSelector, phaseSequence, quantity } from './helpers.js';
+import { formatCpu, parseCpu } from '../../../shared/quantity.js';
+import { jobManifest, jobPodSelector, phaseSequence } from './helpers.js';
 
 const ns = useTestNamespace('job-lifecycle');
 
@@ -65,11 +66,13 @@ describe.skipIf(!isLocalCluster())('Job lifecycle on fake nodes', () => {
     const { core, batch } = kube();
     const nodes = await core.listNode({ labelSelector: 'node.offhost.dev/fake=true' });
     expect(nodes.items.length).toBeGreaterThan(0);
-    const biggest = Math.max(...nodes.items.map((n) => quantity(n.status?.allocatable?.cpu ?? '0')));
+    // One millicore more than the biggest node can offer at all.
+    const biggest = Math.max(...nodes.items.map((n) => parseCpu(n.status?.allocatable?.cpu ?? '0')));
+    const tooMuch = formatCpu(biggest + 1);
     const name = 'too-big';
     await batch.createNamespacedJob({
       namespace: ns.name,
-      body: jobManifest({ name, requests: { cpu: String(Math.ceil(biggest) + 1) }, limits: { cpu: String(Math.ceil(biggest) + 1) } }),
+      body: jobManifest({ name, requests: { cpu: tooMuch }, limits: { cpu: tooMuch } }),
     });
     const pod = await eventually(
       async () => {

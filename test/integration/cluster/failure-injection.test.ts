@@ -6,7 +6,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { eventually, isLocalCluster, kube, useTestNamespace } from '../../cluster/kube.js';
+import { eventually, isLocalCluster, kube, useTestNamespace, watchUntil } from '../../cluster/kube.js';
 import { jobManifest, jobPodSelector } from './helpers.js';
 
 const ns = useTestNamespace('failure-injection');
@@ -93,27 +93,44 @@ describe.skipIf(!isLocalCluster())('failure injection', () => {
   });
 
   it('keeps a never-ready pod Running but not Ready, past its run time', { timeout: 90_000 }, async () => {
-    const { batch, core } = kube();
+    const { batch } = kube();
+    const runTime = { 'kwok.offhost.dev/run-time': '1s' };
     await batch.createNamespacedJob({
       namespace: ns.name,
-      body: jobManifest({
-        name: 'never-ready',
-        annotations: { 'kwok.offhost.dev/outcome': 'never-ready', 'kwok.offhost.dev/run-time': '1s' },
-      }),
+      body: jobManifest({ name: 'never-ready', annotations: { 'kwok.offhost.dev/outcome': 'never-ready', ...runTime } }),
     });
     const pod = await podOfJob('never-ready', (p) => p.status?.phase === 'Running');
     expect(pod.status?.containerStatuses?.[0]?.ready).toBe(false);
     expect(pod.status?.containerStatuses?.[0]?.state?.running).toBeTruthy();
     expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
 
-    // Well past the 1s run time (and the default start delay) it has neither completed nor become ready.
-    await new Promise((r) => setTimeout(r, 5_000));
-    const again = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: ns.name });
-    expect(again.status?.phase).toBe('Running');
-    expect(again.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    // "Stays not ready" needs a bounded wait; instead of a fixed sleep, the bound is a witness: a
+    // plain pod with the same run time, started only now. Once kwok has taken the witness from
+    // start to Succeeded, it has had more than the never-ready pod's run time to act on that pod
+    // too. Watching the namespace from before the witness starts shows every change to either pod.
+    const isJob = (p: k8s.V1Pod, job: string) => p.metadata?.labels?.['batch.kubernetes.io/job-name'] === job;
+    const events = await watchUntil<k8s.V1Pod>(
+      `/api/v1/namespaces/${ns.name}/pods`,
+      { resourceVersion: pod.metadata!.resourceVersion! },
+      (ev) => isJob(ev.object, 'witness') && ev.object.status?.phase === 'Succeeded',
+      { timeoutMs: 60_000, start: () => batch.createNamespacedJob({ namespace: ns.name, body: jobManifest({ name: 'witness', annotations: runTime }) }) },
+    );
+    const witnessPhases = events.filter((e) => isJob(e.object, 'witness')).map((e) => e.object.status?.phase);
+    expect(witnessPhases).toContain('Running');
+    const seen = events.filter((e) => isJob(e.object, 'never-ready'));
+    for (const { type, object } of seen) {
+      expect(type, 'the never-ready pod is neither deleted nor replaced').toBe('MODIFIED');
+      expect(object.metadata?.name).toBe(pod.metadata!.name);
+      expect(object.status?.phase).toBe('Running');
+      expect(object.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    }
     const job = await batch.readNamespacedJob({ name: 'never-ready', namespace: ns.name });
     expect(job.status?.ready ?? 0).toBe(0);
     expect(job.status?.active).toBe(1);
+    const { core } = kube();
+    const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: ns.name });
+    expect(now.status?.phase).toBe('Running');
+    expect(now.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
   });
 
   it('delays the start of a pod by kwok.offhost.dev/start-delay', { timeout: 90_000 }, async () => {

@@ -34,8 +34,10 @@ export function registerAuth(app: FastifyInstance, core: Core, sendError: SendEr
     if (auth !== undefined) {
       const m = /^Key\s+(\S+)\s*$/i.exec(auth);
       const key = m ? await core.apiKeys.verify(m[1]!) : undefined;
-      if (!key) return sendUnauthenticated(req, reply, sendError);
-      req.caller = { actor: `api-key:${key.name} (#${key.id})`, role: key.role };
+      // Connect's answer to a key it does not know: 401 with code 30, which rsconnect-python
+      // turns into "The specified API key is not valid." and posit-sdk into ClientError(30).
+      if (!key) return sendError(req, reply, new AppError('InvalidApiKey', 'The specified API key is not valid.'));
+      req.caller = { actor: `api-key:${key.name} (#${key.id})`, role: key.user?.user_role ?? key.role, ...(key.user ? { user: key.user } : {}) };
       return;
     }
 

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ROLES, type Role } from '../../shared/api';
 import type { Database } from '../store/schema';
+import { toUser, usernameFrom, usersRepo, type UserRecord } from '../users/users';
 
 const KEY_PREFIX = 'ohk_';
 
@@ -15,6 +16,8 @@ export interface ApiKeyInfo {
   createdBy: string;
   createdTime: string;
   lastUsedTime: string | null;
+  /** The user the key acts for (null only for a key whose user was removed). */
+  user: UserRecord | null;
 }
 
 function hashKey(key: string): string {
@@ -31,17 +34,24 @@ export class ApiKeys {
 
   constructor(private readonly db: Kysely<Database>, private readonly now = () => new Date()) {}
 
-  async create(name: string, role: Role, createdBy: string): Promise<{ key: string; info: ApiKeyInfo }> {
+  /**
+   * A new key for `options.user` (default: a username made from the key's name), creating that
+   * user with `role` when it does not exist yet. The key's role is its user's role.
+   */
+  async create(name: string, role: Role, createdBy: string, options: { user?: string } = {}): Promise<{ key: string; info: ApiKeyInfo }> {
     if (!name.trim()) throw new Error('An API key needs a name.');
     if (!isRole(role)) throw new Error(`Role must be one of ${ROLES.join(', ')}.`);
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
     const created = this.now().toISOString();
-    const row = await this.db
-      .insertInto('api_keys')
-      .values({ name: name.trim(), prefix: key.slice(0, 10), key_hash: hashKey(key), role, created_by: createdBy, created_time: created })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return { key, info: { id: row.id, name: name.trim(), prefix: key.slice(0, 10), role, createdBy, createdTime: created, lastUsedTime: null } };
+    return this.db.transaction().execute(async (trx) => {
+      const user = await usersRepo.ensure(trx, options.user ?? usernameFrom(name.trim()), role, created);
+      const row = await trx
+        .insertInto('api_keys')
+        .values({ name: name.trim(), prefix: key.slice(0, 10), key_hash: hashKey(key), role, created_by: createdBy, created_time: created, user_id: user.id })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { key, info: { id: row.id, name: name.trim(), prefix: key.slice(0, 10), role, createdBy, createdTime: created, lastUsedTime: null, user } };
+    });
   }
 
   /** The key's owner and role, if it is a key; one read, no write. */
@@ -49,8 +59,11 @@ export class ApiKeys {
     if (!key.startsWith(KEY_PREFIX) || key.length > 200) return undefined;
     const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hashKey(key)).executeTakeFirst();
     if (!row) return undefined;
+    const user = row.user_id === null ? undefined : await usersRepo.byId(this.db, row.user_id);
+    // A locked user's keys stop working (Connect refuses its locked users the same way).
+    if (user?.locked) return undefined;
     this.used.set(row.id, this.now().toISOString());
-    return toInfo(row);
+    return toInfo(row, user ?? null);
   }
 
   /** Writes the last-use times gathered since the previous flush, in one transaction. A failure
@@ -71,7 +84,8 @@ export class ApiKeys {
 
   async list(): Promise<ApiKeyInfo[]> {
     const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('id').execute();
-    return rows.map(toInfo);
+    const users = new Map((await this.db.selectFrom('users').selectAll().execute()).map((u) => [u.id, toUser(u)]));
+    return rows.map((r) => toInfo(r, r.user_id === null ? null : (users.get(r.user_id) ?? null)));
   }
 
   async revoke(id: number): Promise<boolean> {
@@ -80,7 +94,10 @@ export class ApiKeys {
   }
 }
 
-function toInfo(row: { id: number; name: string; prefix: string; role: string; created_by: string; created_time: string; last_used_time: string | null }): ApiKeyInfo {
+function toInfo(
+  row: { id: number; name: string; prefix: string; role: string; created_by: string; created_time: string; last_used_time: string | null },
+  user: UserRecord | null,
+): ApiKeyInfo {
   return {
     id: row.id,
     name: row.name,
@@ -89,5 +106,6 @@ function toInfo(row: { id: number; name: string; prefix: string; role: string; c
     createdBy: row.created_by,
     createdTime: row.created_time,
     lastUsedTime: row.last_used_time,
+    user,
   };
 }

@@ -85,7 +85,8 @@ describe('credentials', () => {
     for (const header of ['Key ohk_wrong', 'Bearer abc', 'Key', `Key ${keys.admin} extra`]) {
       const r = await fetch(url(ENVS), { headers: { Authorization: header } });
       expect(r.status).toBe(401);
-      expect(await r.json()).toEqual({ code: 24, error: expect.stringMatching(/needs credentials/), payload: null });
+      // Connect's code for a key it does not know (rsconnect-python prints its own message for 30).
+      expect(await r.json()).toEqual({ code: 30, error: 'The specified API key is not valid.', payload: null });
     }
   });
 

@@ -7,11 +7,13 @@ import { ApiKeys } from './auth/api-keys';
 import { Sessions } from './auth/session';
 import { startEnvironmentsFile, type FileSync } from './environments/file-sync';
 import { EnvironmentService } from './environments/service';
+import { ContentService } from './content/service';
 import { createHandlers, type Handlers } from './api/handlers';
 import type { Logger } from './log';
 import { openStore, type Store } from './store/db';
 import { QuotaService } from './quotas/service';
 import { LimitRangeSync } from './quotas/limit-range';
+import { contentSettingsSource } from './quotas/content-link';
 import { loadKube } from './kube/config';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
@@ -23,6 +25,7 @@ export interface Core {
   store: Store;
   events: EventBus;
   environments: EnvironmentService;
+  content: ContentService;
   quotas: QuotaService;
   apiKeys: ApiKeys;
   sessions: Sessions;
@@ -35,6 +38,18 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const events = new EventBus();
   const environments = new EnvironmentService({ store, events });
   const quotas = new QuotaService({ store, events });
+  // checkSettings is where the quota bounds apply to content settings (issue 8 part 5).
+  const content = new ContentService({
+    store,
+    events,
+    log,
+    dataDir: config.dataDir,
+    listEnvironments: () => environments.list(),
+    limits: config.bundleLimits,
+    checkSettings: (settings, { content: before }) => quotas.assertContentSettings({ ...settings }, before ? { ...before.settings } : null),
+  });
+  // The quotas' impact preview looks at every content item's settings.
+  quotas.setContentSource(contentSettingsSource(content));
   const apiKeys = new ApiKeys(store.db);
   const sessions = new Sessions(store.db);
   let fileSync: FileSync | undefined;
@@ -53,7 +68,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const limitRange = kubeConfig ? new LimitRangeSync({ connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), events, log }) : undefined;
   if (limitRange) quotas.setMirror(limitRange);
   limitRange?.start();
-  const parts = { config, log, store, events, environments, quotas, apiKeys, sessions };
+  const parts = { config, log, store, events, environments, content, quotas, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
@@ -62,6 +77,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
       fileSync?.close();
       clearInterval(keyUseTimer);
       await flushKeyUse();
+      await content.close();
       await store.close();
     },
   };

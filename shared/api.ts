@@ -171,7 +171,7 @@ export type EventName = keyof ApiEvents;
  *  receive it: the role that may read what it announces. */
 export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
   'environments.changed': 'publisher',
-  'content.changed': 'viewer',
+  'content.changed': 'publisher',
   'quotas.changed': 'publisher',
 };
 export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];

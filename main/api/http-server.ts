@@ -12,7 +12,7 @@ import { AppError, ERRORS, type ErrorCode } from '../../shared/errors';
 import { redactUrl } from '../config';
 import type { Core } from '../core';
 import { isDatabaseUnavailable } from '../store/db';
-import { registerConnectRoutes } from './connect-routes';
+import { registerConnectRoutes } from './connect';
 import { dispatch } from './handlers';
 import { registerAuth } from './http-auth';
 import { CONTENT_SECURITY_POLICY } from '../security';
@@ -90,7 +90,7 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
   });
 
   registerEvents(app, core);
-  registerConnectRoutes(app, core);
+  await registerConnectRoutes(app, core);
 
   if (options.rendererDir && fs.existsSync(path.join(options.rendererDir, 'index.html'))) {
     await app.register(fastifyStatic, {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadSettings, PORT_NAMES, type Ports, type Settings } from '../../cluster/config.js';
 import { down, readState, status, up } from '../../cluster/controlplane.js';
@@ -17,10 +17,15 @@ import { isLocalCluster } from '../../cluster/kube.js';
 import { listenersOf } from '../../cluster/procnet.js';
 
 describe.skipIf(!isLocalCluster())('cluster:up with its picked ports taken', () => {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-port-clash-'));
-  const settings: Settings = { ...loadSettings(), stateDir, nodes: 1, ports: {}, skipBuild: true };
+  let stateDir = '';
+  let settings: Settings;
   const squatters: net.Server[] = [];
+  beforeAll(() => {
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-port-clash-'));
+    settings = { ...loadSettings(), stateDir, nodes: 1, ports: {}, skipBuild: true };
+  });
   afterAll(async () => {
+    if (!stateDir) return;
     await down(settings, { log: () => {} });
     await Promise.all(squatters.map((s) => new Promise((r) => s.close(r))));
     fs.rmSync(stateDir, { recursive: true, force: true });

@@ -603,7 +603,11 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
   const containerd = readPid(p, 'containerd');
   if (!record && !kubelet && !containerd && !fs.existsSync(p.root)) return { stopped, leftovers }; // never started here
 
+  const t0 = Date.now();
+  const phases: string[] = [];
+  const phase = (name: string) => phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   if (kubelet && (await terminate(kubelet.pid, kubelet.exe, opts.graceMs ?? 10_000))) stopped.push('kubelet');
+  phase('kubelet');
   if (containerd && alive(containerd.pid, containerd.exe)) {
     // Kill the containers through containerd, so each shim exits by itself.
     const bin = path.dirname(containerd.exe);
@@ -613,25 +617,33 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
     } catch {
       /* containerd not answering: the cgroup sweep below kills what is left */
     }
+    phase('tasks');
     await terminate(containerd.pid, containerd.exe, opts.graceMs ?? 10_000);
     stopped.push('containerd');
+    phase('containerd');
   }
   const shimExe = containerd ? path.join(path.dirname(containerd.exe), 'containerd-shim-runc-v2') : null;
   if (shimExe) for (const pid of pidsOf(shimExe)) await terminate(pid, shimExe, 2000);
+  phase('shims');
   leftovers.push(...(await removePodCgroups()).map((c) => `cgroup ${c}`));
+  phase('cgroups');
 
   const created = record?.createdPaths ?? [];
   for (const m of mountsUnder([p.root, ...created])) {
     if (!tryRun('umount', [m]) && !tryRun('umount', ['-l', m])) leftovers.push(`mount ${m}`);
   }
+  phase('unmount');
   for (const dir of [p.root, ...created]) {
+    // rm(1), not fs.rmSync: several times faster on the ~30k files of the unpacked images, and
+    // --one-file-system never follows a mount that could not be removed above.
     try {
-      fs.rmSync(dir, { recursive: true, force: true });
+      await execFileAsync('rm', ['-rf', '--one-file-system', dir]);
     } catch (err) {
-      leftovers.push(`${dir}: ${(err as Error).message}`);
+      leftovers.push(`${dir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
     }
   }
   for (const name of ['kubelet', 'containerd']) fs.rmSync(path.join(p.pids, `${name}.pid`), { force: true });
+  phase('files');
   if (tryRun('ip', ['link', 'show', BRIDGE]) && !tryRun('ip', ['link', 'del', BRIDGE])) leftovers.push(`bridge ${BRIDGE}`);
   if (record) {
     if (record.addedAddress && loHasNodeIp() && !tryRun('ip', ['addr', 'del', `${REAL_NODE_IP}/32`, 'dev', 'lo'])) {
@@ -640,7 +652,8 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
     fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', record.ipForward);
     fs.rmSync(MARKER, { force: true });
   }
-  if (stopped.length) log(`stopped real node ${REAL_NODE_NAME} (${stopped.join(', ')})`);
+  phase('network');
+  if (stopped.length) log(`stopped real node ${REAL_NODE_NAME} (${stopped.join(', ')}; done after: ${phases.join(', ')})`);
   for (const l of leftovers) log(`warning: real node left ${l}`);
   return { stopped, leftovers };
 }

@@ -19,5 +19,7 @@ declare module 'vitest' {
     realNodeSkip: string;
     /** realnode project: the state directory of the cluster that has the real node. */
     realNodeStateDir: string;
+    /** realnode project: why starting the cluster with the real node failed ('' when it runs). */
+    realNodeError: string;
   }
 }

@@ -25,6 +25,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   project.provide('realNodeStateDir', stateDir);
   project.provide('clusterFlavor', 'local' satisfies ClusterFlavor);
   project.provide('kubeconfigPath', statePaths(stateDir).kubeconfig);
+  project.provide('realNodeError', '');
   const why = realNodeUnavailable();
   if (why) {
     log(`skipping the real-node tests: ${why}`);
@@ -32,6 +33,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   project.provide('realNodeSkip', '');
+  project.provide('realNodeError', '');
 
   // Keep in step with realNodeClusterSettings() in test/integration/realnode/helpers.ts.
   const settings = { ...loadSettings(), stateDir, nodes: 1, realNode: true, ports: {} };
@@ -41,7 +43,14 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     log(`reusing the running cluster with the real node in ${stateDir} (it stays up after the tests)`);
   } else {
     const t0 = Date.now();
-    await up(settings, { log });
+    try {
+      await up(settings, { log });
+    } catch (err) {
+      // Fail the real-node tests with the reason, not the whole run (every project shares it).
+      log(`FAILED to start the cluster with the real node: ${(err as Error).message}`);
+      project.provide('realNodeError', (err as Error).message);
+      return undefined;
+    }
     startedHere = true;
     log(`cluster + real node up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }

@@ -6,13 +6,25 @@
 import fs from 'node:fs';
 
 import type * as k8s from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import { beforeAll, inject } from 'vitest';
 
 import type { Environment, Installation } from '../../../shared/environment';
 import { parseEnvironmentSpec } from '../../../shared/environment';
 import { loadSettings, type Settings } from '../../cluster/config.js';
-import { eventually, kube } from '../../cluster/kube.js';
+import { eventually, kube, useTestNamespace, type TestNamespace } from '../../cluster/kube.js';
 import { nodeArtifacts, REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
+
+/**
+ * The calling describe block's own namespace, after checking that the global setup started the
+ * cluster with the real node (if it failed, every test fails with that reason).
+ */
+export function useRealNodeNamespace(prefix: string): TestNamespace {
+  beforeAll(() => {
+    const err = inject('realNodeError');
+    if (err) throw new Error(`the cluster with the real node did not start: ${err}`);
+  });
+  return useTestNamespace(prefix);
+}
 
 /** Why the real-node tests cannot run here ('' when they can); use with describe.skipIf. */
 export function realNodeSkip(): string {

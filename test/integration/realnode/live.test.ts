@@ -10,9 +10,9 @@ import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 import { parseCpu, parseMemory } from '../../../shared/quantity';
-import { eventually, kube, useTestNamespace } from '../../cluster/kube.js';
+import { eventually, kube } from '../../cluster/kube.js';
 import { REAL_NODE_NAME } from '../../cluster/realnode.js';
-import { figure, imageMeta, realNodePodSpec, realNodeSkip } from './helpers.js';
+import { figure, imageMeta, realNodePodSpec, realNodeSkip, useRealNodeNamespace } from './helpers.js';
 
 const skip = realNodeSkip();
 
@@ -47,7 +47,7 @@ async function apiGet(kc: k8s.KubeConfig, path: string): Promise<{ status: numbe
 }
 
 describe.skipIf(!!skip)('live pods on the real node', () => {
-  const ns = useTestNamespace('rn-live');
+  const ns = useRealNodeNamespace('rn-live');
 
   it('streams logs while the pod runs (client-node Log, follow)', async () => {
     const { kc, core } = kube();

@@ -4,14 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { eventually, kube, useTestNamespace } from '../../cluster/kube.js';
+import { eventually, kube } from '../../cluster/kube.js';
 import { REAL_NODE_IP, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
-import { realNodeSkip } from './helpers.js';
+import { realNodeSkip, useRealNodeNamespace } from './helpers.js';
 
 const skip = realNodeSkip();
 
 describe.skipIf(!!skip)('the real node', () => {
-  const ns = useTestNamespace('rn-node');
+  const ns = useRealNodeNamespace('rn-node');
 
   it('is Ready, tainted, reached by IP, and runs the pinned kubelet and containerd', async () => {
     const { core } = kube();

@@ -4,8 +4,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
-import { eventually, kube, useTestNamespace } from '../../cluster/kube.js';
-import { figure, imageMeta, job, jobPod, podTimeline, realNodePodSpec, realNodeSkip } from './helpers.js';
+import { eventually, kube } from '../../cluster/kube.js';
+import { figure, imageMeta, job, jobPod, podTimeline, realNodePodSpec, realNodeSkip, useRealNodeNamespace } from './helpers.js';
 
 const skip = realNodeSkip();
 
@@ -14,7 +14,7 @@ function terminated(pod: k8s.V1Pod): k8s.V1ContainerStateTerminated | undefined 
 }
 
 describe.skipIf(!!skip)('how pods end on the real node', () => {
-  const ns = useTestNamespace('rn-outcomes');
+  const ns = useRealNodeNamespace('rn-outcomes');
 
   it('a pod exceeding its memory limit is OOMKilled with exit code 137', async () => {
     const { batch } = kube();

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { down, up } from '../../cluster/controlplane.js';
 import { kube } from '../../cluster/kube.js';
@@ -29,6 +29,11 @@ async function runPythonJob(namespace: string, name: string): Promise<void> {
 }
 
 describe.skipIf(!!skip)('real node across cluster:down + cluster:up', () => {
+  beforeAll(() => {
+    const err = inject('realNodeError');
+    if (err) throw new Error(`the cluster with the real node did not start: ${err}`);
+  });
+
   it('leaves nothing behind on down, and is Ready again after up', { timeout: 300_000 }, async () => {
     const settings = realNodeClusterSettings();
     // A pod has run, so the bridge, a network namespace, mounts and cgroups exist.

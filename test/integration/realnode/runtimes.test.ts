@@ -10,14 +10,14 @@ import { describe, expect, it } from 'vitest';
 
 import { parseManifest } from '../../../shared/manifest';
 import { selectEnvironment } from '../../../shared/selection';
-import { kube, useTestNamespace } from '../../cluster/kube.js';
+import { kube } from '../../cluster/kube.js';
 import { REAL_NODE_NAME } from '../../cluster/realnode.js';
-import { figure, job, jobPod, podLogs, podTimeline, realNodePodSpec, realNodeSkip, runtimeEnvironments } from './helpers.js';
+import { figure, job, jobPod, podLogs, podTimeline, realNodePodSpec, realNodeSkip, runtimeEnvironments, useRealNodeNamespace } from './helpers.js';
 
 const skip = realNodeSkip();
 
 describe.skipIf(!!skip)('runtimes on the real node', () => {
-  const ns = useTestNamespace('rn-runtimes');
+  const ns = useRealNodeNamespace('rn-runtimes');
 
   it('selects the Python image for a Python bundle, and sys.version in it is the version the environment declares', async () => {
     const envs = runtimeEnvironments();

@@ -21,6 +21,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Posit's Python clients (posit-sdk, rsconnect-python; pinned in test/compat/requirements.txt)
+          // against the server; their venv is built once and cached (test/compat/python-setup.ts).
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
+          globalSetup: ['test/integration/postgres-setup.ts', 'test/compat/python-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
           name: 'cluster',
           include: ['test/integration/cluster/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],

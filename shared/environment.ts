@@ -219,7 +219,11 @@ const volumeMountSchema = z.strictObject({
         return undefined;
       }),
     ),
-    read_only: z.boolean().default(false),
+    // rsconnect-python sends null unless --mount says read_only=true.
+    read_only: z
+      .boolean()
+      .nullish()
+      .transform((r) => r ?? false),
   }),
 });
 export type VolumeSource =

@@ -1,0 +1,5 @@
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/")
+def root():
+    return {"hello": "world"}

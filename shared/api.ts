@@ -10,6 +10,7 @@ import {
   type EnvironmentUpdate,
   type EnvironmentUpdateInput,
 } from './environment';
+import { parseContentChanges, parseDeployInput, type Content, type ContentChanges, type ContentDetail, type DeployInput } from './content';
 import { AppError } from './errors';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
@@ -139,6 +140,20 @@ export const api = {
       return { manifest: parseManifest(manifest), content: input.content ?? {}, options: { versionMatching: input.versionMatching } };
     },
   }),
+
+  // Content (shared/content.ts) in Connect's shapes. Bundles are uploaded over HTTP
+  // (POST /__api__/v1/content/{guid}/bundles), where the archive can be streamed.
+  'content.list': method<void, Content[]>()({ role: 'viewer', parse: none }),
+  'content.get': method<{ guid: string }, ContentDetail>()({ role: 'viewer', parse: guidInput }),
+  'content.update': method<{ guid: string; changes: ContentChanges }, Content>()({
+    role: 'publisher',
+    parse: (raw): { guid: string; changes: ContentChanges } => {
+      const o = objectInput(raw);
+      onlyKeys(o, ['guid', 'changes']);
+      return { guid: parseGuid(o.guid), changes: parseContentChanges(o.changes) };
+    },
+  }),
+  'content.deploy': method<DeployInput, { task_id: string }>()({ role: 'publisher', parse: parseDeployInput }),
 
   // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
   // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").

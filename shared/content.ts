@@ -473,3 +473,67 @@ export function jobTag(kind: JobKind, mode: AppMode): string {
   };
   return run[mode] ?? 'unknown';
 }
+
+// --- the UI contract (shared/api.ts) ------------------------------------------------------------
+
+/** One deploy, build or rebuild of a content item: its history, newest first. */
+export interface DeployRecord {
+  task_id: string;
+  kind: 'deploy' | 'build' | 'rebuild';
+  bundle_id: string | null;
+  activate: boolean;
+  actor: string;
+  created_time: string;
+  finished: boolean;
+  code: number;
+  error: string;
+  /** The task's last line ("Status: queued. …" while the launcher has the jobs). */
+  last_line: string;
+}
+
+export interface JobSummary {
+  key: string;
+  kind: JobKind;
+  tag: string;
+  state: JobState;
+  bundle_id: string;
+  environment_guid: string;
+  image: string;
+  queued_time: string;
+  finished_time: string | null;
+}
+
+/** What the Content page shows for one item. */
+export interface ContentDetail {
+  content: Content;
+  bundles: Bundle[];
+  deploys: DeployRecord[];
+  jobs: JobSummary[];
+  /** The manifest of the active bundle (else the newest), for "which environment and why". */
+  manifest: Record<string, unknown> | null;
+  /** Whether the caller may change it (its owner or an admin). */
+  can_edit: boolean;
+}
+
+export interface DeployInput {
+  guid: string;
+  /** null: the newest bundle. */
+  bundle_id: string | null;
+  activate?: boolean;
+}
+
+export function parseDeployInput(raw: unknown): { guid: string; bundleId: number | null; activate: boolean } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AppError('InvalidRequest', 'The input must be an object {guid, bundle_id, activate}.');
+  const { guid, bundle_id, activate, ...rest } = raw as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw new AppError('InvalidRequest', `Unknown field "${extra}".`, extra);
+  if (typeof guid !== 'string' || !GUID.test(guid)) throw new AppError('InvalidId', `${quote(guid ?? null)} is not a content guid.`, 'guid');
+  let bundleId: number | null = null;
+  if (bundle_id !== null && bundle_id !== undefined) {
+    const text = typeof bundle_id === 'number' ? String(bundle_id) : bundle_id;
+    if (typeof text !== 'string' || !/^[1-9]\d{0,15}$/.test(text)) throw new AppError('InvalidId', `${quote(bundle_id)} is not a bundle id.`, 'bundle_id');
+    bundleId = Number(text);
+  }
+  if (activate !== undefined && typeof activate !== 'boolean') throw new AppError('InvalidRequest', '"activate" must be true or false.', 'activate');
+  return { guid: guid.toLowerCase(), bundleId, activate: activate ?? true };
+}

@@ -4,6 +4,7 @@ import { api, isMethodName, roleAllows, type AppInfo, type MethodName, type Meth
 import { AppError } from '../../shared/errors';
 import { describeDatabase } from '../config';
 import type { Core } from '../core';
+import { contentHandlers } from '../content/handlers';
 import type { UserRecord } from '../users/users';
 import { APP_VERSION } from '../version';
 
@@ -21,7 +22,8 @@ export type Handlers = {
   [M in MethodName]: (input: ParsedInput<M>, ctx: CallContext) => Promise<MethodOutput<M>>;
 };
 
-export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'>, mode: AppInfo['mode']): Handlers {
+/** `content` may be left out by tests that exercise other parts; its methods then say so. */
+export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content'>>, mode: AppInfo['mode']): Handlers {
   const envs = core.environments;
   return {
     'app.info': async (_input, ctx) => ({
@@ -39,6 +41,7 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
     'environments.exportYaml': async () => ({ yaml: await envs.exportYaml() }),
     'environments.importYaml': ({ yaml }, ctx) => envs.importYaml(yaml, ctx.actor),
     'environments.select': ({ manifest, content, options }) => envs.select(manifest, content, options),
+    ...contentHandlers(core.content, core.store, core.config),
     'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),

@@ -347,6 +347,16 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect((await h.req('GET', `/__api__/v1/tasks/${id}?wait=soon`, { key: h.keys.publisher })).status).toBe(400);
     });
 
+    it('the content address answers 503 while nothing runs content (rsconnect\'s verify fails only on 5xx), 404 for unknown content', async () => {
+      const c = await newContent('served');
+      for (const p of [`/content/${c.guid}/`, `/content/${c.guid}/_bundle1/`]) {
+        const r = await h.req('GET', p, { key: h.keys.publisher });
+        expect(r.status).toBe(503);
+        expect(r.json.error.message).toMatch(/is not running/);
+      }
+      expect((await h.req('GET', '/content/3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65/', { key: h.keys.publisher })).status).toBe(404);
+    });
+
     it('a bundle no environment can run: the task finishes with code 1 and the selector\'s words', async () => {
       const c = await newContent('py27');
       const b = (await upload(c.guid, fastapiBundle({ python: { version: '2.7.18' } }))).json;
@@ -402,6 +412,32 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect(rebuild.kind).toBe('rebuild');
       await followTask(h, rebuild.id, /Status: queued/, h.keys.publisher);
       expect((await h.req('GET', `${C}/${c.guid}`)).json).toMatchObject({ environment_guid: other.json.guid, image_name: 'ghcr.io/org/py311:2', py_version: '3.11.4' });
+    });
+  });
+
+  describe('the UI contract', () => {
+    const call = async (method: string, input: unknown, key?: string) => h.req('POST', `/api/call/${method}`, { key, body: input ?? {} });
+
+    it('content.list, content.get (bundles, deploy history, jobs, manifest), content.update, content.deploy', async () => {
+      const c = await newContent('ui-item');
+      const b = (await upload(c.guid, fastapiBundle())).json;
+      const dep = await call('content.deploy', { guid: c.guid, bundle_id: b.id }, h.keys.publisher);
+      expect(dep.status, dep.text).toBe(200);
+      await followTask(h, dep.json.result.task_id, /Status: queued/, h.keys.publisher);
+      expect((await call('content.list', undefined, h.keys.viewer)).json.result.map((x: { name: string }) => x.name)).toContain('ui-item');
+      const detail = (await call('content.get', { guid: c.guid }, h.keys.publisher)).json.result;
+      expect(detail.content).toMatchObject({ guid: c.guid, bundle_id: b.id, content_url: `/content/${c.guid}/` });
+      expect(detail.bundles.map((x: { id: string; active: boolean }) => [x.id, x.active])).toEqual([[b.id, true]]);
+      expect(detail.deploys).toEqual([expect.objectContaining({ task_id: dep.json.result.task_id, kind: 'deploy', bundle_id: b.id, finished: false, last_line: expect.stringMatching(/^Status: queued/) })]);
+      expect(detail.jobs.map((j: { kind: string }) => j.kind)).toEqual(['run', 'build']);
+      expect(detail.manifest.metadata).toEqual({ appmode: 'python-fastapi', entrypoint: 'main' });
+      expect(detail.can_edit).toBe(true);
+      expect((await call('content.get', { guid: c.guid }, h.keys.other)).json.result.can_edit).toBe(false);
+      const upd = await call('content.update', { guid: c.guid, changes: { cpu_request: 2, cpu_limit: 1 } }, h.keys.publisher);
+      expect(upd.status).toBe(400);
+      expect(upd.json.error).toMatchObject({ code: 'CpuRequestAboveLimit', field: 'cpu_request' });
+      expect((await call('content.update', { guid: c.guid, changes: { title: 'From the UI' } }, h.keys.publisher)).json.result.title).toBe('From the UI');
+      expect((await call('content.deploy', { guid: c.guid, bundle_id: 'x' }, h.keys.publisher)).json.error).toMatchObject({ code: 'InvalidId', field: 'bundle_id' });
     });
   });
 

@@ -6,6 +6,7 @@ import { registerBundleRoutes } from './bundles';
 import { registerContentRoutes } from './content';
 import { registerEnvironmentRoutes } from './environments';
 import { registerServerRoutes } from './server';
+import { registerServingRoutes } from './serving';
 import { registerTaskRoutes } from './tasks';
 
 export async function registerConnectRoutes(app: FastifyInstance, core: Core): Promise<void> {
@@ -14,4 +15,5 @@ export async function registerConnectRoutes(app: FastifyInstance, core: Core): P
   registerContentRoutes(app, core);
   await registerBundleRoutes(app, core);
   registerTaskRoutes(app, core);
+  registerServingRoutes(app, core);
 }

@@ -13,7 +13,9 @@ const USAGE = `Usage:
                                                                    (works once, within ${LOGIN_LINK_MINUTES} minutes)
   offhost session list                                             list signed-in browser sessions
   offhost session revoke ID|--all                                  sign a session (or every one) out
-  offhost key create --role admin|publisher|viewer [--name NAME]   print a new API key (shown once)
+  offhost key create --role admin|publisher|viewer [--name NAME] [--user USERNAME]
+                                                                   print a new API key (shown once) for USERNAME
+                                                                   (made with that role when new; default: from NAME)
   offhost key list                                                 list keys (never their values)
   offhost key revoke ID                                            delete a key
   offhost environments export [FILE]                               write all environments as YAML
@@ -25,7 +27,7 @@ address starts with --url, else OFFHOST_PUBLIC_URL, else http://OFFHOST_HOST:OFF
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { role: { type: 'string' }, name: { type: 'string' }, url: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { role: { type: 'string' }, name: { type: 'string' }, user: { type: 'string' }, url: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -64,15 +66,15 @@ async function main(argv: string[]): Promise<number> {
       const role = values.role;
       if (role === undefined) throw new Error(`Give the key's role: --role ${ROLES.join('|')}.`);
       if (!isRole(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}, not ${JSON.stringify(role)}.`);
-      const { key, info } = await core.apiKeys.create(values.name ?? `${role} key`, role, actor);
-      console.error(`Created API key #${info.id} "${info.name}" with role ${info.role} in ${describeDatabase(config.database)}.`);
+      const { key, info } = await core.apiKeys.create(values.name ?? `${role} key`, role, actor, values.user !== undefined ? { user: values.user } : {});
+      console.error(`Created API key #${info.id} "${info.name}" for user ${info.user?.username} with role ${info.role} in ${describeDatabase(config.database)}.`);
       console.error('It is shown only this once. Use it as:  Authorization: Key <key>');
       console.log(key);
       return 0;
     }
     if (group === 'key' && command === 'list') {
       for (const k of await core.apiKeys.list())
-        console.log(`#${k.id}\t${k.role}\t${k.prefix}…\t${k.name}\tcreated ${k.createdTime} by ${k.createdBy}\tlast used ${k.lastUsedTime ?? 'never'}`);
+        console.log(`#${k.id}\t${k.role}\t${k.prefix}…\t${k.name}\tuser ${k.user?.username ?? '(none)'}\tcreated ${k.createdTime} by ${k.createdBy}\tlast used ${k.lastUsedTime ?? 'never'}`);
       return 0;
     }
     if (group === 'key' && command === 'revoke') {

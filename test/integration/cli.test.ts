@@ -39,6 +39,18 @@ describe('offhost key', () => {
     expect(ok.stdout.trim()).toMatch(/^ohk_[\w-]{43}$/);
   });
 
+  it('a key belongs to a user: --user names it (made with the role when new), and a user keeps one role', () => {
+    const first = offhost(['key', 'create', '--role', 'publisher', '--name', 'laptop', '--user', 'dana']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/for user dana with role publisher/);
+    expect(offhost(['key', 'create', '--role', 'publisher', '--name', 'ci', '--user', 'dana']).code).toBe(0);
+    const clash = offhost(['key', 'create', '--role', 'admin', '--name', 'x', '--user', 'dana']);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toMatch(/User "dana" has the publisher role, so a key for it cannot have the admin role/);
+    expect(offhost(['key', 'create', '--role', 'viewer', '--user', 'Not Valid']).stderr).toMatch(/A username is 1 to 64 lowercase letters/);
+    expect(offhost(['key', 'list']).stdout.match(/user dana/g)).toHaveLength(2);
+  });
+
   it.each([[[]], [['']], [['0']], [['1e3']], [['two']], [[' ']], [['1.5']]])('revoke refuses %j', (arg) => {
     const r = offhost(['key', 'revoke', ...arg]);
     expect(r.code).toBe(1);

@@ -7,14 +7,18 @@ import type { Database, UsersTable } from '../store/schema';
 
 type Db = Kysely<Database>;
 
-/** A user as Connect's v1 API returns it. */
+/** Connect names the admin role "administrator" in its API; Offhost's roles are shorter. */
+export type ConnectUserRole = 'administrator' | 'publisher' | 'viewer';
+export const CONNECT_ROLE: Record<Role, ConnectUserRole> = { admin: 'administrator', publisher: 'publisher', viewer: 'viewer' };
+
+/** A user as Connect's v1 API returns it (with Connect's role names). */
 export interface User {
   guid: string;
   username: string;
   email: string;
   first_name: string;
   last_name: string;
-  user_role: Role;
+  user_role: ConnectUserRole;
   created_time: string;
   updated_time: string;
   active_time: string | null;
@@ -22,8 +26,8 @@ export interface User {
   locked: boolean;
 }
 
-/** Internal id kept beside the API shape (keys and content refer to users by it or by guid). */
-export type UserRecord = User & { id: number };
+/** The user as Offhost keeps it: an internal id, and the role by Offhost's name. */
+export type UserRecord = Omit<User, 'user_role'> & { id: number; user_role: Role };
 
 export function toUser(row: Selectable<UsersTable>): UserRecord {
   return {
@@ -42,9 +46,9 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
   };
 }
 
-/** The API shape without the internal id. */
-export function publicUser({ id: _id, ...user }: UserRecord): User {
-  return user;
+/** The API shape: no internal id, Connect's role name. */
+export function publicUser({ id: _id, user_role, ...user }: UserRecord): User {
+  return { ...user, user_role: CONNECT_ROLE[user_role] };
 }
 
 const USERNAME = /^[a-z0-9_][a-z0-9_.-]{0,63}$/;

@@ -128,6 +128,19 @@ describe.each(BACKENDS)('Posit clients against Offhost on $name', (backend) => {
       expect(out.after_delete).toEqual([]);
     });
 
+    it('me, users (paged) and groups', async () => {
+      const out = await sdk('users');
+      expect(out).toEqual({
+        me: { username: 'alice', user_role: 'administrator' },
+        usernames: ['alice', 'olga', 'pat', 'vic'],
+        count: 4,
+        find_one: 'pat',
+        get: 'pat',
+        publishers: ['olga', 'pat'],
+        groups: [],
+      });
+    });
+
     it('a bad key: ClientError with code 30', async () => {
       const out = await sdk('bad_key');
       expect(out).toMatchObject({ error_code: 30, error_message: 'The specified API key is not valid.', http_status: 401 });

@@ -118,6 +118,21 @@ def content(bundle_path, bad_bundle_path):
     return out
 
 
+def users():
+    client = Client()
+    found = client.users.find()
+    pat = client.users.find_one(prefix="pa")
+    return {
+        "me": {"username": client.me["username"], "user_role": client.me["user_role"]},
+        "usernames": sorted(u["username"] for u in found),
+        "count": client.users.count(),
+        "find_one": pat["username"] if pat else None,
+        "get": client.users.get(pat["guid"])["username"],
+        "publishers": sorted(u["username"] for u in client.users.find(user_role="publisher")),
+        "groups": list(client.groups.find()),
+    }
+
+
 def bad_key():
     client = Client(os.environ["CONNECT_SERVER"], "ohk_this-is-not-a-key")
     try:
@@ -129,5 +144,5 @@ def bad_key():
 
 if __name__ == "__main__":
     scenario, args = sys.argv[1], sys.argv[2:]
-    result = {"environments": environments, "content": content, "bad_key": bad_key}[scenario](*args)
+    result = {"environments": environments, "content": content, "users": users, "bad_key": bad_key}[scenario](*args)
     print(json.dumps(result))

@@ -61,6 +61,23 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
     });
   });
 
+  describe('users', () => {
+    it('v1/users pages as posit-sdk expects ({results, current_page, total}), with prefix and role filters; v1/users/{guid}; no groups', async () => {
+      const all = await h.req('GET', '/__api__/v1/users?page_number=1&page_size=500', { key: h.keys.viewer });
+      expect(Object.keys(all.json).sort()).toEqual(['current_page', 'results', 'total']);
+      expect(all.json.results.map((u: { username: string }) => u.username)).toEqual(['alice', 'olga', 'pat', 'vic']);
+      expect(all.json.results[0].user_role).toBe('administrator');
+      const page2 = await h.req('GET', '/__api__/v1/users?page_number=2&page_size=3');
+      expect(page2.json).toMatchObject({ current_page: 2, total: 4 });
+      expect(page2.json.results.map((u: { username: string }) => u.username)).toEqual(['vic']);
+      expect((await h.req('GET', '/__api__/v1/users?prefix=P')).json.results.map((u: { username: string }) => u.username)).toEqual(['pat']);
+      expect((await h.req('GET', '/__api__/v1/users?user_role=viewer|administrator')).json.total).toBe(2);
+      const pat = all.json.results[2];
+      expect((await h.req('GET', `/__api__/v1/users/${pat.guid}`)).json).toEqual(pat);
+      expect((await h.req('GET', '/__api__/v1/groups?page_number=1&page_size=500')).json).toEqual({ results: [], current_page: 1, total: 0 });
+    });
+  });
+
   describe('content', () => {
     it('create answers every Connect field with its unit; settings start null', async () => {
       const c = await newContent('sales-report', undefined, { title: 'Sales', cpu_limit: 1.5, memory_limit: 2 * 1024 ** 3 });
@@ -352,7 +369,7 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       for (const p of [`/content/${c.guid}/`, `/content/${c.guid}/_bundle1/`]) {
         const r = await h.req('GET', p, { key: h.keys.publisher });
         expect(r.status).toBe(503);
-        expect(r.json.error.message).toMatch(/is not running/);
+        expect(r.json).toMatchObject({ code: 1, error: expect.stringMatching(/is not running/), payload: null });
       }
       expect((await h.req('GET', '/content/3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65/', { key: h.keys.publisher })).status).toBe(404);
     });

@@ -8,9 +8,11 @@ import { registerEnvironmentRoutes } from './environments';
 import { registerServerRoutes } from './server';
 import { registerServingRoutes } from './serving';
 import { registerTaskRoutes } from './tasks';
+import { registerUserRoutes } from './users';
 
 export async function registerConnectRoutes(app: FastifyInstance, core: Core): Promise<void> {
   registerServerRoutes(app, core);
+  registerUserRoutes(app, core);
   registerEnvironmentRoutes(app, core);
   registerContentRoutes(app, core);
   await registerBundleRoutes(app, core);

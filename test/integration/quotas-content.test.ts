@@ -12,6 +12,7 @@ import { parseContentChanges } from '../../shared/content';
 import { AppError } from '../../shared/errors';
 import { DEFAULT_QUOTAS, parseQuotas } from '../../shared/quota';
 import { BACKENDS, freshStore } from './backends';
+import { startHarness, type Harness } from './connect-helpers';
 
 const GiB = 1024 ** 3;
 const admin = { actor: 'api-key:admin (#1)', role: 'admin' as const };
@@ -75,5 +76,31 @@ describe.each(BACKENDS)('$name: quotas and content', (backend) => {
     const err = await rejection(core.content.update(big.guid, parseContentChanges({ memory_limit: 20 * GiB }), admin));
     expect(err).toMatchObject({ code: 'MemoryLimitOutOfBounds', field: 'memory_limit' });
     expect((await core.content.get(big.guid)).settings.memory_limit).toBe(24 * GiB);
+  });
+});
+
+describe.each(BACKENDS)('$name: quotas through the Connect content API', (backend) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness(backend);
+  });
+  afterEach(async () => h.close());
+
+  it("out-of-bounds settings get Connect's error codes, with the field; PATCH inside the bounds works", async () => {
+    const created = await h.req('POST', '/__api__/v1/content', { body: { name: 'report' } });
+    expect(created.status).toBe(200);
+    const guid = created.json.guid as string;
+
+    const tooBig = await h.req('PATCH', `/__api__/v1/content/${guid}`, { body: { memory_limit: 64 * GiB } });
+    expect(tooBig.status).toBe(400);
+    expect(tooBig.json).toMatchObject({ code: 184, field: 'memory_limit', payload: null });
+    expect(tooBig.json.error).toContain('above the maximum memory limit of 34359738368 bytes (32Gi)');
+
+    const overMax = await h.req('PATCH', `/__api__/v1/content/${guid}`, { body: { cpu_request: 6, cpu_limit: 7 } });
+    expect(overMax.json).toMatchObject({ code: 187, field: 'cpu_request' });
+
+    const fine = await h.req('PATCH', `/__api__/v1/content/${guid}`, { body: { cpu_request: 2, cpu_limit: 4, memory_limit: 2 * GiB } });
+    expect(fine.status).toBe(200);
+    expect(fine.json).toMatchObject({ cpu_request: 2, cpu_limit: 4, memory_limit: 2 * GiB });
   });
 });

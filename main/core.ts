@@ -46,7 +46,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     dataDir: config.dataDir,
     listEnvironments: () => environments.list(),
     limits: config.bundleLimits,
-    checkSettings: (settings, { content: before }) => quotas.assertContentSettings({ ...settings }, before ? { ...before.settings } : null),
+    checkSettings: (settings, { content: before, caller }) => quotas.assertContentSettings({ ...settings }, before ? { ...before.settings } : null, caller),
   });
   // The quotas' impact preview looks at every content item's settings.
   quotas.setContentSource(contentSettingsSource(content));

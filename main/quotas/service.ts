@@ -2,6 +2,7 @@
 // in one transaction with the write), and the trail of changes. Saving announces quotas.changed;
 // the LimitRange mirror and the UI follow that.
 import { isDeepStrictEqual } from 'node:util';
+import { roleAllows, type Role } from '../../shared/api';
 import { AppError } from '../../shared/errors';
 import { assertExecutionSettings, DEFAULT_QUOTAS, EXECUTION_SETTING_FIELDS, quotaImpact, type ContentSettingsItem, type QuotaChange, type QuotaPreview, type QuotaSaveResult, type Quotas, type QuotasState, type QuotasView, type LimitRangeMirrorStatus } from '../../shared/quota';
 import type { EventBus } from '../events';
@@ -67,11 +68,20 @@ export class QuotaService {
    * The content service's settings check: throws an AppError naming each field that breaks the
    * bounds in force. `before` is the stored settings on a change (null on create): only the
    * execution settings that change are range-checked, so content left outside by lowered bounds
-   * can still be edited otherwise (at launch it is clamped; see shared/quota.ts).
+   * can still be edited otherwise (at launch it is clamped; see shared/quota.ts). Setting
+   * service_account_name needs the admin role.
    */
-  async assertContentSettings(after: Readonly<Record<string, unknown>>, before: Readonly<Record<string, unknown>> | null): Promise<void> {
+  async assertContentSettings(
+    after: Readonly<Record<string, unknown>>,
+    before: Readonly<Record<string, unknown>> | null,
+    caller: { role: Role },
+  ): Promise<void> {
     const changed = before ? EXECUTION_SETTING_FIELDS.filter((f) => !Object.is(after[f] ?? null, before[f] ?? null)) : undefined;
     if (changed && !changed.length) return;
+    // As in Posit Connect, only an admin picks the identity content runs as.
+    const accountSet = changed ? changed.includes('service_account_name') : (after.service_account_name ?? null) !== null;
+    if (accountSet && !roleAllows(caller.role, 'admin'))
+      throw new AppError('Forbidden', `Only an admin may set service_account_name (you have the ${caller.role} role).`, 'service_account_name');
     assertExecutionSettings(after, await this.current(), { changed });
   }
 

@@ -152,22 +152,31 @@ describe.each(BACKENDS)('$name quotas', (backend) => {
   });
 
   it("checks content settings against the saved bounds; a change is range-checked on what it changes", async () => {
+    const adminCaller = { role: 'admin' as const };
+    const publisherCaller = { role: 'publisher' as const };
     await service.update(tighter({ service_accounts: { allowed: ['runner'], default: null } }), 0, 'admin');
     const none = { cpu_request: null, cpu_limit: null, memory_request: null, memory_limit: null, service_account_name: null };
     // create: every field
-    const err = await rejection(service.assertContentSettings({ ...none, memory_limit: 16 * GiB, service_account_name: 'root' }, null));
+    const err = await rejection(service.assertContentSettings({ ...none, memory_limit: 16 * GiB, service_account_name: 'root' }, null, adminCaller));
     expect(err.toBody().details!.map((d) => [d.field, d.code])).toEqual([
       ['memory_limit', 'MemoryLimitOutOfBounds'],
       ['service_account_name', 'ServiceAccountNotAllowed'],
     ]);
     expect(err.status).toBe(400);
-    await service.assertContentSettings({ ...none, memory_limit: 8 * GiB, service_account_name: 'runner' }, null);
+    await service.assertContentSettings({ ...none, memory_limit: 8 * GiB, service_account_name: 'runner' }, null, adminCaller);
     // change: content left outside by lowered bounds can still change something else ...
     const stored = { ...none, memory_limit: 16 * GiB };
-    await service.assertContentSettings({ ...stored, cpu_limit: 2 }, stored);
-    await service.assertContentSettings({ ...stored, title: 'x' }, stored);
+    await service.assertContentSettings({ ...stored, cpu_limit: 2 }, stored, publisherCaller);
+    await service.assertContentSettings({ ...stored, title: 'x' }, stored, publisherCaller);
     // ... but not set a new out-of-bounds value
-    expect((await rejection(service.assertContentSettings({ ...stored, memory_limit: 12 * GiB }, stored))).code).toBe('MemoryLimitOutOfBounds');
+    expect((await rejection(service.assertContentSettings({ ...stored, memory_limit: 12 * GiB }, stored, publisherCaller))).code).toBe('MemoryLimitOutOfBounds');
+    // only an admin sets the service account (as in Connect), on create or change; others may leave it
+    const sa = await rejection(service.assertContentSettings({ ...none, service_account_name: 'runner' }, null, publisherCaller));
+    expect(sa).toMatchObject({ code: 'Forbidden', field: 'service_account_name', status: 403 });
+    expect((await rejection(service.assertContentSettings({ ...stored, service_account_name: 'runner' }, stored, publisherCaller))).code).toBe('Forbidden');
+    const withAccount = { ...none, service_account_name: 'runner' };
+    await service.assertContentSettings({ ...withAccount, cpu_limit: 1 }, withAccount, publisherCaller);
+    await service.assertContentSettings({ ...none, service_account_name: null }, null, publisherCaller);
   });
 
   it('the contract: publishers read, admins change; inputs are parsed with field paths', async () => {

@@ -367,7 +367,8 @@ export class ContentService {
     try {
       return await this.db.transaction().execute((trx) => fn(trx, this.now()));
     } catch (e) {
-      if (isUniqueViolation(e)) throw new AppError('Conflict', 'Someone else changed this at the same moment; try again.');
+      // The one unique index a content write can hit (guids are random): the owner's name.
+      if (isUniqueViolation(e)) throw new AppError('DuplicateContentName', 'This owner already has content with this name (it was created at the same moment); choose another name.', 'name');
       throw e;
     }
   }

@@ -223,5 +223,14 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_content_name_unique': {
+      // Content names are unique per owner (Connect's rule); the index makes two creates racing
+      // past the service's check fail instead of both succeeding. Content without an owner (made
+      // by a browser session) is not covered: NULLs are distinct in both databases.
+      async up(db) {
+        await db.schema.dropIndex('content_owner_name').execute();
+        await db.schema.createIndex('content_owner_name_unique').on('content').columns(['owner_guid', 'name']).unique().execute();
+      },
+    },
   };
 }

@@ -121,6 +121,12 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect(mine.json[0].vanity_url).toBeNull();
     });
 
+    it('two creates of one name at the same moment: one wins, the other is 409', async () => {
+      const rs = await Promise.all([1, 2, 3].map(() => h.req('POST', C, { key: h.keys.publisher, body: { name: 'racy' } })));
+      expect(rs.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+      expect((await h.req('GET', `${C}?name=racy`)).json).toHaveLength(1);
+    });
+
     it('PATCH changes only the named fields and returns the whole item', async () => {
       const c = await newContent('patchme', undefined, { cpu_request: 0.25 });
       const r = await h.req('PATCH', `${C}/${c.guid}`, { key: h.keys.publisher, body: { title: 'Patched', memory_request: 536870912, init_timeout: 300 } });

@@ -37,7 +37,7 @@ const APP_MODE_ALIASES: Record<string, AppMode> = { 'nodejs-api': 'nodejs' };
 
 export function normaliseAppMode(mode: string): AppMode | undefined {
   if (Object.hasOwn(APP_MODES, mode)) return mode as AppMode;
-  return APP_MODE_ALIASES[mode];
+  return Object.hasOwn(APP_MODE_ALIASES, mode) ? APP_MODE_ALIASES[mode] : undefined;
 }
 
 /** Documents are rendered once per deploy; everything else is a process that serves requests. */
@@ -367,7 +367,8 @@ const changesSchema = z.strictObject(
 );
 
 function codeFor(path: readonly PathSegment[]): ErrorCode {
-  return FIELD_CODES[String(path[0])] ?? 'InvalidRequest';
+  const field = String(path[0]);
+  return Object.hasOwn(FIELD_CODES, field) ? FIELD_CODES[field]! : 'InvalidRequest';
 }
 
 /**
@@ -378,7 +379,7 @@ export function parseContentChanges(raw: unknown, { requireName = false } = {}):
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AppError('InvalidRequest', 'The request body must be a JSON object of content fields.');
   const body = raw as Record<string, unknown>;
   for (const key of Object.keys(body)) {
-    const why = READ_ONLY_FIELDS[key];
+    const why = Object.hasOwn(READ_ONLY_FIELDS, key) ? READ_ONLY_FIELDS[key] : undefined;
     if (why !== undefined) throw new AppError('ImmutableField', `"${key}" cannot be written: it ${why}.`, key);
   }
   // Fields the API returns only with ?include=; a client echoing them back changes nothing.

@@ -83,13 +83,13 @@ export class Deployer {
     const { store, tasks } = this.deps;
     const manifest = bundle.manifest as Manifest;
     const owner = content.owner_guid ? await usersRepo.byGuid(store.db, content.owner_guid) : undefined;
-    const envs = usableEnvironments(await this.deps.listEnvironments(), await environmentPermissionsRepo.all(store.db), owner);
-    const selection = selectEnvironment(manifest, envs, {
-      default_environment_guid: content.settings.default_environment_guid,
-      default_image_name: content.settings.default_image_name,
-    });
+    const all = await this.deps.listEnvironments();
+    const envs = usableEnvironments(all, await environmentPermissionsRepo.all(store.db), owner);
+    const defaults = { default_environment_guid: content.settings.default_environment_guid, default_image_name: content.settings.default_image_name };
+    const selection = selectEnvironment(manifest, envs, defaults);
     if (!selection.ok) {
-      await tasks.append(taskId, [`Cannot choose an environment: ${selection.message}`], { code: 1, error: selection.message });
+      const message = permissionHint(selection, manifest, defaults, all, envs, owner) ?? selection.message;
+      await tasks.append(taskId, [`Cannot choose an environment: ${message}`], { code: 1, error: message });
       return;
     }
     const env = selection.environment;
@@ -164,4 +164,24 @@ function contentCategory(manifest: Record<string, unknown>): string {
 
 function parameterized(manifest: Record<string, unknown>): boolean {
   return (manifest.metadata as Record<string, unknown> | undefined)?.has_parameters === true;
+}
+
+/**
+ * When the environment a bundle or its content names exists but the owner may not use it, say
+ * so: the selector only saw the usable ones, and would call it missing.
+ */
+function permissionHint(
+  selection: Extract<Selection, { ok: false }>,
+  manifest: Manifest,
+  defaults: { default_environment_guid: string | null; default_image_name: string | null },
+  all: Environment[],
+  usable: Environment[],
+  owner: UserRecord | undefined,
+): string | undefined {
+  const named =
+    selection.step === 'manifest-identifier' ? manifest.environment?.identifier : selection.step === 'content-environment' ? defaults.default_environment_guid : undefined;
+  const hidden = named ? all.find((e) => e.guid === named && !usable.includes(e)) : undefined;
+  if (!hidden) return undefined;
+  const who = owner ? `${owner.username}, who owns this content,` : 'this content has no owner and';
+  return `${selection.step === 'manifest-identifier' ? 'The manifest (environment.identifier)' : "The content's default environment"} names "${hidden.title}" (${hidden.name}), but ${who} may not use it: its permissions list other users or groups. An admin can add a permission (rsconnect environment edit ${hidden.guid} --allow-user <user guid>).`;
 }

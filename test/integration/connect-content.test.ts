@@ -58,6 +58,7 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect(r.json.installations.map((i: { version: string }) => i.version)).toEqual(['4.3.1']);
       expect((await h.req('GET', '/__api__/v1/server_settings/quarto', { key: h.keys.publisher })).json).toEqual({ installations: [] });
       expect((await h.req('GET', '/__api__/v1/server_settings/cobol', { key: h.keys.publisher })).status).toBe(404);
+      expect((await h.req('GET', '/__api__/v1/server_settings/toString', { key: h.keys.publisher })).status).toBe(404);
     });
   });
 
@@ -241,6 +242,7 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       ['no manifest.json', gzip(tarOf([{ path: 'main.py', data: APP_PY }])), /no manifest\.json/, 'manifest.json'],
       ['manifest not JSON', gzip(tarOf([{ path: 'manifest.json', data: '{"version": 1,' }, { path: 'main.py', data: APP_PY }])), /not valid JSON/, 'manifest.json'],
       ['no app mode', gzip(tarOf([{ path: 'manifest.json', data: manifestWith({ version: 1, metadata: {} }) }, { path: 'main.py', data: APP_PY }])), /no metadata\.appmode/, 'metadata.appmode'],
+      ['an Object.prototype name as app mode', gzip(tarOf([{ path: 'manifest.json', data: manifestWith(good({ metadata: { appmode: 'toString' } })) }])), /"toString".*not an app mode/, 'metadata.appmode'],
       ['unknown app mode', gzip(tarOf([{ path: 'manifest.json', data: manifestWith(good({ metadata: { appmode: 'python-cobol' } })) }])), /python-cobol.*not an app mode/, 'metadata.appmode'],
       ['entrypoint absent', gzip(tarOf([{ path: 'manifest.json', data: manifestWith(good({ metadata: { appmode: 'python-fastapi', entrypoint: 'app:app' } })) }, { path: 'main.py', data: APP_PY }])), /module app, but app\.py is not in the bundle/, 'metadata.entrypoint'],
       ['primary document absent', gzip(tarOf([{ path: 'manifest.json', data: manifestWith({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html' } }) }, { path: 'other.html', data: '<p>' }])), /primary_html names "index\.html"/, 'metadata.primary_html'],
@@ -484,7 +486,7 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       const id = (await h.req('POST', `${C}/${c.guid}/deploy`, { key: h.keys.other, body: { bundle_id: b.id } })).json.task_id;
       const { task } = await followTask(h, id, /^$/, h.keys.other);
       expect(task).toMatchObject({ finished: true, code: 1 });
-      expect(task.error).toMatch(new RegExp(`names environment ${env.guid}, which does not exist`));
+      expect(task.error).toMatch(/names "Restricted" \(ghcr\.io\/org\/restricted:1\), but olga, who owns this content, may not use it: its permissions list other users or groups/);
       const del = await h.req('DELETE', `/__api__/v1/environments/${env.guid}/permissions/${add.json.guid}`);
       expect(del.status).toBe(204);
       expect((await h.req('GET', `/__api__/v1/environments/${env.guid}`, { key: h.keys.other })).status).toBe(200);

@@ -36,7 +36,7 @@ export function registerServerRoutes(app: FastifyInstance, core: Core): void {
 
   app.get<{ Params: { lang: string } }>(`${API}/v1/server_settings/:lang`, async (req) => {
     need(req, 'publisher');
-    const lang = RUNTIME_PATHS[req.params.lang];
+    const lang = Object.hasOwn(RUNTIME_PATHS, req.params.lang) ? RUNTIME_PATHS[req.params.lang] : undefined;
     if (!lang) throw new AppError('EndpointNotFound', `There are no server settings for ${JSON.stringify(req.params.lang)}; ask for one of ${Object.keys(RUNTIME_PATHS).join(', ')}.`);
     const envs = (await core.environments.list()).filter((e) => e.matching !== 'none');
     const installations = envs.flatMap((e) =>

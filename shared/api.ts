@@ -10,7 +10,7 @@ import {
   type EnvironmentUpdate,
   type EnvironmentUpdateInput,
 } from './environment';
-import { parseContentChanges, parseDeployInput, type Content, type ContentChanges, type ContentDetail, type DeployInput } from './content';
+import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput } from './content';
 import { AppError } from './errors';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
@@ -91,6 +91,23 @@ export interface SelectInput {
   versionMatching?: SelectionOptions['versionMatching'];
 }
 
+/** The largest archive content.uploadBundle takes (its base64 text is a third longer). */
+export const UPLOAD_BUNDLE_MAX_BYTES = 64 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function parseUploadBundleInput(raw: unknown): { guid: string; archive: string } {
+  const o = objectInput(raw);
+  onlyKeys(o, ['guid', 'archive']);
+  const guid = parseGuid(o.guid);
+  const a = o.archive;
+  if (typeof a !== 'string' || a.length === 0 || a.length % 4 !== 0 || !BASE64.test(a))
+    throw new AppError('InvalidRequest', '"archive" must be the bundle (a .tar.gz) as base64 text.', 'archive');
+  const bytes = (a.length / 4) * 3 - (a.endsWith('==') ? 2 : a.endsWith('=') ? 1 : 0);
+  if (bytes > UPLOAD_BUNDLE_MAX_BYTES)
+    throw new AppError('BundleTooLarge', `The bundle is ${bytes} bytes; this method takes at most ${UPLOAD_BUNDLE_MAX_BYTES} (64 MiB). Upload larger bundles with rsconnect or POST /__api__/v1/content/{guid}/bundles.`, 'archive');
+  return { guid, archive: a };
+}
+
 export interface ImportResult {
   created: string[];
   updated: string[];
@@ -141,9 +158,17 @@ export const api = {
     },
   }),
 
-  // Content (shared/content.ts) in Connect's shapes. Bundles are uploaded over HTTP
-  // (POST /__api__/v1/content/{guid}/bundles), where the archive can be streamed.
+  // Content (shared/content.ts) in Connect's shapes. Scripts upload bundles over HTTP
+  // (POST /__api__/v1/content/{guid}/bundles), where the archive is streamed; the browser UI does
+  // too. content.uploadBundle is for the desktop app, which has no HTTP server: the archive
+  // crosses IPC as base64 text (JSON-representable, so the method means the same on every
+  // transport), capped at UPLOAD_BUNDLE_MAX_BYTES.
   'content.list': method<void, Content[]>()({ role: 'viewer', parse: none }),
+  'content.create': method<ContentChanges & { name: string }, Content>()({
+    role: 'publisher',
+    parse: (raw) => parseContentChanges(raw, { requireName: true }),
+  }),
+  'content.uploadBundle': method<{ guid: string; archive: string }, Bundle>()({ role: 'publisher', parse: parseUploadBundleInput }),
   'content.get': method<{ guid: string }, ContentDetail>()({ role: 'viewer', parse: guidInput }),
   'content.update': method<{ guid: string; changes: ContentChanges }, Content>()({
     role: 'publisher',

@@ -1,10 +1,12 @@
 // The implementation of shared/api.ts. Transports call dispatch(); it checks the method, the
 // caller's role and the input before a handler runs.
+import { Readable } from 'node:stream';
 import { api, isMethodName, roleAllows, type AppInfo, type MethodName, type MethodOutput, type ParsedInput, type Role } from '../../shared/api';
 import { AppError } from '../../shared/errors';
 import { describeDatabase } from '../config';
 import type { Core } from '../core';
 import { contentHandlers } from '../content/handlers';
+import { presentBundle, presentContent } from '../content/present';
 import type { UserRecord } from '../users/users';
 import { APP_VERSION } from '../version';
 
@@ -25,6 +27,12 @@ export type Handlers = {
 /** `content` may be left out by tests that exercise other parts; its methods then say so. */
 export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content'>>, mode: AppInfo['mode']): Handlers {
   const envs = core.environments;
+  // Without a public URL the UI gets addresses relative to where it is served.
+  const base = core.config.publicUrl?.toString() ?? '/';
+  const contentService = () => {
+    if (!core.content) throw new AppError('Internal', 'This core was assembled without the content service.');
+    return core.content;
+  };
   return {
     'app.info': async (_input, ctx) => ({
       version: APP_VERSION,
@@ -42,6 +50,12 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
     'environments.importYaml': ({ yaml }, ctx) => envs.importYaml(yaml, ctx.actor),
     'environments.select': ({ manifest, content, options }) => envs.select(manifest, content, options),
     ...contentHandlers(core.content, core.store, core.config),
+    'content.create': async (changes, ctx) => presentContent(await contentService().create(changes, ctx), ctx, base),
+    'content.uploadBundle': async ({ guid, archive }, ctx) => {
+      const svc = contentService();
+      const bundle = await svc.uploadBundle(guid, Readable.from([Buffer.from(archive, 'base64')]), {}, ctx);
+      return presentBundle(bundle, guid, (await svc.get(guid)).bundle_id);
+    },
     'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),

@@ -50,6 +50,8 @@ interface MemberInfo {
 
 /** Files whose checksum rsconnect computes without its own lines ("rsconnect" in requirements). */
 const KEEP_TEXT_MAX = 1024 * 1024;
+/** Names a package file has (requirements.txt, requirements.txt.lock, uv.lock, package.json, …). */
+const PACKAGE_FILE_NAME = /(^|\/)(requirements[^/]*|[^/]*\.(txt|lock|toml|json|ya?ml|cfg))$/i;
 
 function bad(message: string, field?: string): AppError {
   return new AppError('InvalidBundle', message, field);
@@ -164,7 +166,8 @@ export async function inspectBundle(file: string, limits: ArchiveLimits = DEFAUL
     const isManifest = name === 'manifest.json';
     if (isManifest && entry.size > limits.maxManifestBytes) throw bad(`manifest.json is ${describeBytes(entry.size)}; the limit is ${describeBytes(limits.maxManifestBytes)}.`, 'manifest.json');
     const md5 = createHash('md5');
-    const keep = isManifest || entry.size <= KEEP_TEXT_MAX ? ([] as Buffer[]) : undefined;
+    // Only files that may be a package file keep their text (for rsconnect's filtered checksum).
+    const keep = isManifest || (entry.size <= KEEP_TEXT_MAX && PACKAGE_FILE_NAME.test(name)) ? ([] as Buffer[]) : undefined;
     entry.on('data', (chunk: Buffer) => {
       md5.update(chunk);
       keep?.push(chunk);

@@ -9,6 +9,9 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../shared/errors';
 import { describeBytes } from './bundle-archive';
 
+/** An upload untouched this long was abandoned (no upload takes a day to arrive). */
+const STALE_UPLOAD_MS = 24 * 3600 * 1000;
+
 export interface Incoming {
   file: string;
   sha256: string;
@@ -32,6 +35,7 @@ export class BundleStore {
   /** Stream an upload to a temporary file, hashing it; over `maxBytes` it stops and is removed. */
   async receive(source: Readable, maxBytes: number): Promise<Incoming> {
     await fs.promises.mkdir(this.incoming, { recursive: true });
+    await this.pruneIncoming();
     const file = path.join(this.incoming, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
     const hash = createHash('sha256');
     let size = 0;
@@ -63,6 +67,23 @@ export class BundleStore {
     }
     await fs.promises.chmod(incoming.file, 0o444);
     await fs.promises.rename(incoming.file, target);
+  }
+
+  /**
+   * Remove uploads a crash left half-written. Only old ones: another instance sharing the data
+   * directory may be receiving one right now.
+   */
+  async pruneIncoming(olderThanMs = STALE_UPLOAD_MS, now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await fs.promises.readdir(this.incoming).catch(() => [] as string[])) {
+      const file = path.join(this.incoming, name);
+      const stat = await fs.promises.stat(file).catch(() => undefined);
+      if (stat && now - stat.mtimeMs > olderThanMs) {
+        await fs.promises.rm(file, { force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
   }
 
   async discard(incoming: Incoming): Promise<void> {

@@ -30,7 +30,7 @@ export class TaskService {
     return tasksRepo.insert(db, t, this.now());
   }
 
-  async append(id: string, lines: string[], finish?: { code: number; error: string }): Promise<TaskRecord> {
+  async append(id: string, lines: string[], finish?: { code: number; error: string }): Promise<TaskRecord | undefined> {
     const task = await this.db.transaction().execute((trx) => tasksRepo.append(trx, id, lines, this.now(), finish));
     this.changed.emit(id);
     return task;

@@ -54,10 +54,13 @@ export const tasksRepo = {
     return toRecord(row);
   },
 
-  /** Append lines and, optionally, finish. Read-modify-write inside the caller's transaction. */
-  async append(db: Db, id: string, lines: string[], now: string, finish?: { code: number; error: string }): Promise<TaskRecord> {
+  /**
+   * Append lines and, optionally, finish. Read-modify-write inside the caller's transaction.
+   * Undefined when the task is gone (its content was deleted meanwhile).
+   */
+  async append(db: Db, id: string, lines: string[], now: string, finish?: { code: number; error: string }): Promise<TaskRecord | undefined> {
     const current = await this.get(db, id);
-    if (!current) throw new Error(`task ${id} vanished`);
+    if (!current) return undefined;
     const row = await db
       .updateTable('tasks')
       .set({

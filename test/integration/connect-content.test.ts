@@ -304,6 +304,20 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect(shiny.json).toMatchObject({ app_mode: 'shiny', r_version: '4.3.1' });
     });
 
+    it('a half-written upload a crash left behind is removed by a later upload once it is a day old', async () => {
+      const c = await newContent('prune');
+      const incoming = `${h.core.content.bundles.root}/.incoming`;
+      const fs = await import('node:fs');
+      fs.mkdirSync(incoming, { recursive: true });
+      fs.writeFileSync(`${incoming}/old.part`, 'half');
+      fs.writeFileSync(`${incoming}/recent.part`, 'half');
+      const dayAgo = new Date(Date.now() - 25 * 3600 * 1000);
+      fs.utimesSync(`${incoming}/old.part`, dayAgo, dayAgo);
+      expect((await upload(c.guid, fastapiBundle())).status).toBe(200);
+      expect(fs.readdirSync(incoming)).toEqual(['recent.part']);
+      fs.rmSync(`${incoming}/recent.part`);
+    });
+
     it('refuses an archive over the upload limit, and one that expands past its limit, storing nothing', async () => {
       const small = await startHarness(backend, { bundleLimits: { maxBytes: 64 * 1024, maxExpandedBytes: 1024 * 1024 } } as never);
       try {

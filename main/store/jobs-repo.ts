@@ -44,11 +44,22 @@ export interface JobRecord {
   reason: string | null;
   message: string | null;
   updated_time: string;
+  /** The node the pod ran on (migration 0007). */
+  node_name: string | null;
 }
 
 function toRecord(row: Selectable<JobsTable>): JobRecord {
-  return { ...row, kind: row.kind as JobKind, state: row.state as JobState, resources: JSON.parse(row.resources) as JobResources };
+  // The stored log is read on its own (jobsRepo.log), never with every row.
+  const { log_text: _log, log_truncated: _truncated, ...rest } = row;
+  return { ...rest, kind: row.kind as JobKind, state: row.state as JobState, resources: JSON.parse(row.resources) as JobResources };
 }
+
+/** The fields the launcher writes as a job moves (shared/launcher-state.ts JobStatus). */
+export type JobStatusFields = Pick<
+  JobRecord,
+  'state' | 'created_time' | 'scheduled_time' | 'image_pulled_time' | 'started_time' | 'ready_time' | 'finished_time' | 'exit_code' | 'reason' | 'message' | 'node_name'
+>;
+const ACTIVE = ['creating', 'pending', 'running'];
 
 export type NewJob = Pick<JobRecord, 'key' | 'content_id' | 'bundle_id' | 'task_id' | 'kind' | 'tag' | 'after_job_id' | 'environment_guid' | 'image' | 'resources'>;
 
@@ -102,6 +113,50 @@ export const jobsRepo = {
       .where('state', '=', 'queued')
       .executeTakeFirst();
     return Number(r.numUpdatedRows);
+  },
+
+  async get(db: Db, id: number): Promise<JobRecord | undefined> {
+    const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  },
+
+  async getMany(db: Db, ids: number[]): Promise<JobRecord[]> {
+    if (!ids.length) return [];
+    return (await db.selectFrom('jobs').selectAll().where('id', 'in', ids).execute()).map(toRecord);
+  },
+
+  /** Jobs that hold a launcher slot: being created, waiting for a node, or running. */
+  async active(db: Db): Promise<JobRecord[]> {
+    return (await db.selectFrom('jobs').selectAll().where('state', 'in', ACTIVE).orderBy('id').execute()).map(toRecord);
+  },
+
+  async countActive(db: Db): Promise<number> {
+    const r = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number | string>().as('n')).where('state', 'in', ACTIVE).executeTakeFirstOrThrow();
+    return Number(r.n);
+  },
+
+  /**
+   * Write a state change, only if the row is still in the state it was read in (a cancel from the
+   * API or another instance may have moved it meanwhile). False: it had moved; read it again.
+   */
+  async applyStatus(db: Db, id: number, from: JobRecord['state'], status: JobStatusFields & { k8s_namespace?: string | null; k8s_name?: string | null }, now: string): Promise<boolean> {
+    const r = await db
+      .updateTable('jobs')
+      .set({ ...status, updated_time: now })
+      .where('id', '=', id)
+      .where('state', '=', from)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  async saveLog(db: Db, id: number, text: string, truncated: boolean): Promise<void> {
+    await db.updateTable('jobs').set({ log_text: text, log_truncated: truncated ? 1 : 0 }).where('id', '=', id).execute();
+  },
+
+  /** The log kept when the job ended; null when none was kept. */
+  async log(db: Db, id: number): Promise<{ text: string; truncated: boolean } | null> {
+    const r = await db.selectFrom('jobs').select(['log_text', 'log_truncated']).where('id', '=', id).executeTakeFirst();
+    return r?.log_text == null ? null : { text: r.log_text, truncated: r.log_truncated === 1 };
   },
 
   async count(db: Db): Promise<number> {

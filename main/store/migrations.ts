@@ -232,5 +232,15 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('content_owner_name_unique').on('content').columns(['owner_guid', 'name']).unique().execute();
       },
     },
+    '0007_jobs_launcher': {
+      // The launcher's additions to jobs (issue 9): the node a pod ran on (Connect's hostname), and
+      // the pod's log copied here when the job ends (capped), so finished jobs keep their logs
+      // after Kubernetes removes the pod.
+      async up(db) {
+        await db.schema.alterTable('jobs').addColumn('node_name', 'text').execute();
+        await db.schema.alterTable('jobs').addColumn('log_text', 'text').execute();
+        await db.schema.alterTable('jobs').addColumn('log_truncated', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }

@@ -170,6 +170,12 @@ export interface JobsTable {
   reason: string | null;
   message: string | null;
   updated_time: string;
+  /** 0007: the node the pod ran on. */
+  node_name: Generated<string | null>;
+  /** 0007: the pod's log, copied when the job ended (at most the launcher's cap). */
+  log_text: Generated<string | null>;
+  /** 0007: 1 when log_text holds only the end of a longer log. */
+  log_truncated: Generated<number>;
 }
 
 export interface EnvironmentPermissionsTable {

@@ -222,10 +222,16 @@ describe.each(BACKENDS)('Posit clients against Offhost on $name', (backend) => {
       expect(jobs.map((j: { kind: string; state: string }) => [j.kind, j.state])).toEqual([['build', 'queued']]);
 
       // --no-verify activates at once: the run job is queued after the build, the content records the deploy
-      const direct = await rsconnect(['deploy', 'fastapi', '--no-verify', app], { key: h.keys.publisher, env: { CONNECT_TASK_TIMEOUT: '3' } });
+      // (also: -E sets environment variables, --title renames, --image names the image in the manifest)
+      const direct = await rsconnect(['deploy', 'fastapi', '--no-verify', '-E', 'API_URL=https://example.com', '--title', 'Hello API', '--image', 'ghcr.io/org/py311:1', app], {
+        key: h.keys.publisher,
+        env: { CONNECT_TASK_TIMEOUT: '3' },
+      });
+      expect(direct.stdout + direct.stderr).toMatch(/The manifest \(environment\.image\) asks for image ghcr\.io\/org\/py311:1/);
       expect(direct.stdout + direct.stderr).toMatch(/Queued run job \S+ \(run_fastapi_app\), to start after the build succeeds/);
       const deployed = (await h.req('GET', `/__api__/v1/content/${content.guid}`)).json;
-      expect(deployed).toMatchObject({ app_mode: 'python-fastapi', image_name: 'ghcr.io/org/py311:1', py_version: '3.11.9', bundle_id: expect.any(String) });
+      expect(deployed).toMatchObject({ title: 'Hello API', app_mode: 'python-fastapi', image_name: 'ghcr.io/org/py311:1', py_version: '3.11.9', bundle_id: expect.any(String) });
+      expect((await h.req('GET', `/__api__/v1/content/${content.guid}/environment`)).json).toEqual(['API_URL']);
 
       const search = await rsconnect(['content', 'search'], { key: h.keys.publisher });
       expect(JSON.parse(search.stdout).map((c: { name: string }) => c.name)).toContain('hello-api');

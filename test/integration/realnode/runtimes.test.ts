@@ -103,6 +103,9 @@ describe.skipIf(!!skip)('runtimes on the real node', () => {
   });
 });
 
-describe.skipIf(!skip)('runtimes on the real node (skipped)', () => {
-  it.skip(`skipped: ${skip}`, () => {});
-});
+// Not root here: one visible line in the report says why and how to run these.
+if (skip) {
+  describe('runtimes on the real node', () => {
+    it.skip(`skipped: ${skip}`, () => {});
+  });
+}

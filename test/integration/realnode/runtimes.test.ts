@@ -34,7 +34,12 @@ describe.skipIf(!!skip)('runtimes on the real node', () => {
       body: job(
         'py-version',
         realNodePodSpec([
-          { name: 'main', image: sel.environment.name, command: [installation.path, '-c', 'import sys; print(sys.version)'] },
+          {
+            name: 'main',
+            image: sel.environment.name,
+            // The web frameworks the image carries for content import too; only sys.version is printed.
+            command: [installation.path, '-c', 'import sys, fastapi, flask, uvicorn; print(sys.version)'],
+          },
         ]),
       ),
     });
@@ -72,6 +77,8 @@ describe.skipIf(!!skip)('runtimes on the real node', () => {
         '```{r}',
         'cat("the sum is", sum(1:10), "\\n")',
         'cat("running", as.character(getRversion()), "\\n")',
+        // The app frameworks the image is meant to carry load too.
+        'for (p in c("shiny", "plumber", "knitr")) cat(p, as.character(packageVersion(p)), "\\n")',
         '```',
         '',
       ].join('\n');
@@ -96,6 +103,7 @@ describe.skipIf(!!skip)('runtimes on the real node', () => {
       expect(html).toContain('Offhost real node');
       expect(html).toContain('the sum is 55');
       expect(html).toContain(`running ${declared.version}`);
+      for (const pkg of ['shiny', 'plumber', 'knitr']) expect(html).toMatch(new RegExp(`${pkg} \\d+\\.\\d+`));
       figure('R Markdown Job create → Running / Succeeded', `${t.running?.toFixed(1) ?? '?'}s / ${t.finished?.toFixed(1)}s`);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });

@@ -2,11 +2,28 @@
  * The real node itself: Ready next to the KWOK node, the pinned kubelet and containerd, and the
  * taint that keeps every pod without the toleration (all KWOK-driven tests) off it.
  */
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+
+import { describe, expect, inject, it } from 'vitest';
 
 import { eventually, kube } from '../../cluster/kube.js';
-import { REAL_NODE_IP, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
+import { makeLeaf } from '../../cluster/pki.js';
+import { KUBELET_PORT, REAL_NODE_IP, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
 import { realNodeSkip, useRealNodeNamespace } from './helpers.js';
+
+/** GET on the kubelet's own API (port 10250), with an optional client certificate. */
+function kubeletGet(urlPath: string, ca: Buffer, client?: { cert: Buffer; key: Buffer }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: REAL_NODE_IP, port: KUBELET_PORT, path: urlPath, ca, ...(client ?? {}), timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}
 
 const skip = realNodeSkip();
 
@@ -26,6 +43,26 @@ describe.skipIf(!!skip)('the real node', () => {
     const fake = await core.listNode({ labelSelector: 'node.offhost.dev/fake=true' });
     expect(fake.items.length).toBeGreaterThan(0);
     for (const n of fake.items) expect(n.spec?.taints ?? []).toEqual([]);
+  });
+
+  it('kubelet API: no anonymous access; client certificates are authorized by the apiserver (webhook)', async () => {
+    const pki = path.join(inject('realNodeStateDir'), 'pki');
+    const ca = fs.readFileSync(path.join(pki, 'ca.crt'));
+    // The serving certificate verifies against the cluster CA for the node IP (no insecure TLS here).
+    expect(await kubeletGet('/pods', ca)).toBe(401);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-kubelet-client-'));
+    try {
+      const signer = { cert: path.join(pki, 'ca.crt'), key: path.join(pki, 'ca.key') };
+      const nobody = makeLeaf(dir, 'nobody', signer, '/CN=offhost-test-nobody', 'clientAuth');
+      const read = (c: { cert: string; key: string }) => ({ cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key) });
+      // Authenticated but without RBAC rights on nodes/proxy: the SubjectAccessReview says no.
+      expect(await kubeletGet('/pods', ca, read(nobody))).toBe(403);
+      // The apiserver's own kubelet client certificate is allowed.
+      const apiserver = { cert: path.join(pki, 'client-apiserver-kubelet.crt'), key: path.join(pki, 'client-apiserver-kubelet.key') };
+      expect(await kubeletGet('/pods', ca, read(apiserver))).toBe(200);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps pods without the toleration off it: they go to KWOK nodes, or stay Pending if they insist', async () => {

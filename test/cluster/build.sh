@@ -150,7 +150,7 @@ run_step() {
   local timer=()
   # GNU time reports the largest single process of the tree (the compiler or linker), in KiB.
   if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%M' -o "$rssfile"); fi
-  if ! "${timer[@]}" "$@"; then rm -f "$rssfile"; die "step $name failed (see the go output above)"; fi
+  if ! "${timer[@]}" "$@"; then rm -f "$rssfile"; die "step $name failed (its output, or its log's last lines, are above)"; fi
   local secs rss=""; secs=$(elapsed "$t0")
   [ -s "$rssfile" ] && rss="$(awk '{ printf "max RSS %.0f MiB", $1 / 1024 }' "$rssfile")"
   rm -f "$rssfile"

@@ -322,7 +322,10 @@ const settingFields = {
   default_r_environment_management: nullableBool('default_r_environment_management'),
   default_py_environment_management: nullableBool('default_py_environment_management'),
   run_as: nullableText('run_as', (s) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(s) ? undefined : `"run_as" must be a Unix user name, not ${quote(s)}.`)),
-  run_as_current_user: z.boolean({ error: '"run_as_current_user" must be true or false.' }),
+  run_as_current_user: z
+    .boolean({ error: '"run_as_current_user" must be true or false.' })
+    .nullable()
+    .transform((r) => r ?? false),
 };
 
 const descriptionFields = {
@@ -340,8 +343,15 @@ const descriptionFields = {
     .nullable()
     .transform((s) => s ?? '')
     .refine((s) => s.length <= 4096, { error: '"description" is longer than 4096 characters.' }),
-  access_type: z.enum(ACCESS_TYPES, { error: (i) => `"access_type" must be "all", "logged_in" or "acl", not ${quote(i.input)}.` }),
-  locked: z.boolean({ error: '"locked" must be true or false.' }),
+  // Clients send null for "the default" (posit-sdk passes what a script gives it).
+  access_type: z
+    .enum(ACCESS_TYPES, { error: (i) => `"access_type" must be "all", "logged_in" or "acl", not ${quote(i.input)}.` })
+    .nullable()
+    .transform((a) => a ?? 'acl'),
+  locked: z
+    .boolean({ error: '"locked" must be true or false.' })
+    .nullable()
+    .transform((l) => l ?? false),
   locked_message: z
     .string({ error: '"locked_message" must be text.' })
     .nullable()

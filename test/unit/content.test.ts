@@ -26,6 +26,15 @@ describe('parseContentChanges', () => {
       init_timeout: 60,
     });
     expect(parseContentChanges({ cpu_request: null, default_image_name: null })).toEqual({ cpu_request: null, default_image_name: null });
+    // null means the default, for every field that has one
+    expect(parseContentChanges({ title: null, description: null, access_type: null, locked: null, locked_message: null, run_as_current_user: null })).toEqual({
+      title: null,
+      description: '',
+      access_type: 'acl',
+      locked: false,
+      locked_message: '',
+      run_as_current_user: false,
+    });
     // what a client echoes from ?include= is ignored
     expect(parseContentChanges({ title: 't', owner: { guid: 'x' }, tags: [], vanity_url: null })).toEqual({ title: 't' });
   });

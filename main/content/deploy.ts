@@ -82,6 +82,7 @@ export class Deployer {
   async run(taskId: string, content: ContentRecord, bundle: BundleRecord, activate: boolean, kind: DeployKind, actor: string): Promise<void> {
     const { store, tasks } = this.deps;
     const manifest = bundle.manifest as Manifest;
+    if (bundle.app_mode === 'static') return this.runStatic(taskId, content, bundle, activate, kind, actor);
     const owner = content.owner_guid ? await usersRepo.byGuid(store.db, content.owner_guid) : undefined;
     const all = await this.deps.listEnvironments();
     const envs = usableEnvironments(all, await environmentPermissionsRepo.all(store.db), owner);
@@ -142,6 +143,52 @@ export class Deployer {
     if (!activate) lines.push('Draft: the bundle is built but not activated.');
     lines.push('Status: queued. The jobs wait for the launcher to start them.');
     await tasks.append(taskId, lines);
+    this.deps.events.emit('content.changed', { action: 'deployed', guids: [content.guid] });
+  }
+
+  /**
+   * Static HTML runs in no environment and needs no process: the deploy is recorded and the task
+   * finishes at once. (Serving it is the content server's work; until then /content/{guid}/ says so.)
+   */
+  private async runStatic(taskId: string, content: ContentRecord, bundle: BundleRecord, activate: boolean, kind: DeployKind, actor: string): Promise<void> {
+    const { store, tasks } = this.deps;
+    const done = await store.db.transaction().execute(async (trx) => {
+      const now = this.deps.now();
+      const current = await contentRepo.get(trx, content.guid);
+      if (!current) return false;
+      await jobsRepo.cancelQueued(trx, current.id, `Superseded by task ${taskId}.`, now);
+      if (activate)
+        await contentRepo.recordDeploy(
+          trx,
+          current.guid,
+          {
+            bundle_id: bundle.id,
+            app_mode: 'static',
+            content_category: contentCategory(bundle.manifest),
+            parameterized: false,
+            environment_guid: null,
+            image_name: null,
+            runtimes: NO_RUNTIMES,
+            last_deployed_time: now,
+          },
+          now,
+        );
+      await auditRepo.record(trx, {
+        actor,
+        action: `content.${kind}`,
+        targetType: 'content',
+        targetId: current.guid,
+        before: { bundle_id: current.bundle_id },
+        after: { bundle_id: activate ? bundle.id : current.bundle_id, task_id: taskId },
+        time: now,
+      });
+      return true;
+    });
+    if (!done) {
+      await tasks.append(taskId, ['The content was deleted before its deploy started.'], { code: 1, error: 'The content was deleted.' });
+      return;
+    }
+    await tasks.append(taskId, [`Static HTML needs no environment and no process${activate ? '; bundle ' + bundle.id + ' is now the active one' : ' (draft: not activated)'}.`], { code: 0, error: '' });
     this.deps.events.emit('content.changed', { action: 'deployed', guids: [content.guid] });
   }
 

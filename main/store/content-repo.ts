@@ -71,8 +71,9 @@ export interface DeployedState {
   app_mode: AppMode;
   content_category: string;
   parameterized: boolean;
-  environment_guid: string;
-  image_name: string;
+  /** Null for static content, which runs nowhere. */
+  environment_guid: string | null;
+  image_name: string | null;
   runtimes: Runtimes;
   last_deployed_time: string;
 }

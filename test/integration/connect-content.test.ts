@@ -396,6 +396,18 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect((await h.req('GET', '/content/3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65/', { key: h.keys.publisher })).status).toBe(404);
     });
 
+    it('static HTML runs nowhere: the deploy is recorded and the task finishes at once, with no jobs', async () => {
+      const c = await newContent('static-site');
+      const site = gzip(tarOf([{ path: 'index.html', data: '<h1>hi</h1>' }, { path: 'manifest.json', data: JSON.stringify({ version: 1, metadata: { appmode: 'static', primary_html: 'index.html', entrypoint: 'index.html' }, files: {} }) }]));
+      const b = (await upload(c.guid, site)).json;
+      const id = (await h.req('POST', `${C}/${c.guid}/deploy`, { key: h.keys.publisher, body: { bundle_id: b.id } })).json.task_id;
+      const { task } = await followTask(h, id, /^$/, h.keys.publisher);
+      expect(task).toMatchObject({ finished: true, code: 0, error: '' });
+      expect(task.output.at(-1)).toMatch(/Static HTML needs no environment and no process; bundle \d+ is now the active one/);
+      expect((await h.req('GET', `${C}/${c.guid}`)).json).toMatchObject({ bundle_id: b.id, app_mode: 'static', image_name: null, environment_guid: null });
+      expect((await h.req('GET', `${C}/${c.guid}/jobs`, { key: h.keys.publisher })).json).toEqual([]);
+    });
+
     it('a bundle no environment can run: the task finishes with code 1 and the selector\'s words', async () => {
       const c = await newContent('py27');
       const b = (await upload(c.guid, fastapiBundle({ python: { version: '2.7.18' } }))).json;

@@ -2,6 +2,8 @@
 import { useEffect, useState } from 'react';
 import { EnvironmentsPage } from './pages/EnvironmentsPage';
 import { ComingSoon } from './pages/ComingSoon';
+import { ContentPage } from './pages/ContentPage';
+import { QuotasPage } from './pages/QuotasPage';
 import { SettingsPage } from './pages/SettingsPage';
 
 const PAGES = [
@@ -13,16 +15,18 @@ const PAGES = [
 ] as const;
 type PageId = (typeof PAGES)[number]['id'];
 
-function currentPage(): PageId {
-  const id = window.location.hash.replace(/^#\/?/, '');
-  return (PAGES.find((p) => p.id === id)?.id ?? 'environments') as PageId;
+/** "#/content/<guid>" -> page "content", rest "<guid>". */
+function currentRoute(): { page: PageId; rest: string } {
+  const [id = '', ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
+  return { page: (PAGES.find((p) => p.id === id)?.id ?? 'environments') as PageId, rest: rest.join('/') };
 }
 
 export function App() {
-  const [page, setPage] = useState<PageId>(currentPage);
+  const [route, setRoute] = useState(currentRoute);
+  const page = route.page;
   const [signedOut, setSignedOut] = useState(false);
   useEffect(() => {
-    const onHash = () => setPage(currentPage());
+    const onHash = () => setRoute(currentRoute());
     const onSignedOut = () => setSignedOut(true);
     window.addEventListener('hashchange', onHash);
     window.addEventListener('offhost:signed-out', onSignedOut);
@@ -64,24 +68,14 @@ export function App() {
           </div>
         )}
         {page === 'environments' && <EnvironmentsPage />}
-        {page === 'content' && (
-          <ComingSoon title="Content" lead="Deployed bundles and how each one runs.">
-            <li>Upload a bundle (a directory or tar.gz with manifest.json) and see which environment it gets and why.</li>
-            <li>Per-content execution settings: environment or image, CPU and memory requests and limits, service account, timeouts.</li>
-          </ComingSoon>
-        )}
+        {page === 'content' && <ContentPage guid={route.rest || undefined} />}
         {page === 'processes' && (
           <ComingSoon title="Processes" lead="Every build, render and app run as a Kubernetes Job.">
             <li>A live table of jobs with their state, node, image and current CPU and memory.</li>
             <li>History charts per job, logs, and cancel.</li>
           </ComingSoon>
         )}
-        {page === 'quotas' && (
-          <ComingSoon title="Quotas" lead="Bounds for what content may ask of the cluster.">
-            <li>Global minimum and maximum for CPU and memory requests and limits, and the defaults.</li>
-            <li>Which content a change would affect, before you save it.</li>
-          </ComingSoon>
-        )}
+        {page === 'quotas' && <QuotasPage />}
         {page === 'settings' && <SettingsPage />}
       </main>
     </div>

@@ -1,6 +1,8 @@
 // The renderer's only way to the core, chosen once at start-up: Electron's preload bridge when it
 // is there, otherwise HTTP + Server-Sent Events against the headless server that served this page.
 import { EVENT_NAMES, type ApiEvents, type EventName, type MethodInput, type MethodName, type MethodOutput, type Transport } from '../../shared/api';
+import { UPLOAD_BUNDLE_MAX_BYTES } from '../../shared/api';
+import type { Bundle } from '../../shared/content';
 import { AppError, type ErrorBody } from '../../shared/errors';
 
 interface Envelope {
@@ -102,4 +104,46 @@ export function call<M extends MethodName>(method: M, ...input: MethodInput<M> e
 
 export function subscribe<E extends EventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void {
   return transport.subscribe(event, listener);
+}
+
+/**
+ * Upload a bundle (.tar.gz) to content. In a browser the archive goes as raw bytes to Connect's
+ * own route, POST __api__/v1/content/{guid}/bundles, the one rsconnect uses: streamed, no JSON
+ * body limit, no base64 growth, and the session cookie is accepted there (our page is same-origin).
+ * The desktop app has no HTTP server, so there it is content.uploadBundle over IPC, as base64
+ * (capped at UPLOAD_BUNDLE_MAX_BYTES). Either way the server validates the archive the same way.
+ */
+export async function uploadBundle(guid: string, file: Blob): Promise<Bundle> {
+  if (window.offhost) {
+    if (file.size > UPLOAD_BUNDLE_MAX_BYTES)
+      throw new AppError('BundleTooLarge', `The bundle is ${file.size} bytes; the desktop app uploads at most ${UPLOAD_BUNDLE_MAX_BYTES / 1024 / 1024} MiB. Use rsconnect for larger bundles.`, 'archive');
+    return call('content.uploadBundle', { guid, archive: await toBase64(file) });
+  }
+  const res = await fetch(`__api__/v1/content/${encodeURIComponent(guid)}/bundles`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: file,
+    credentials: 'same-origin',
+  });
+  if (res.status === 401) window.dispatchEvent(new Event('offhost:signed-out'));
+  let body: unknown;
+  try {
+    body = await res.json();
+  } catch {
+    throw new AppError('Internal', `The server answered ${res.status} without JSON.`);
+  }
+  if (!res.ok) {
+    // Connect's error shape: { code, error, payload, field? }.
+    const e = body as { error?: string; field?: string };
+    throw new AppError(res.status === 413 ? 'BundleTooLarge' : 'InvalidRequest', e.error ?? `The upload failed (${res.status}).`, e.field);
+  }
+  return body as Bundle;
+}
+
+async function toBase64(file: Blob): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = '';
+  // In slices: String.fromCharCode(...bytes) would overflow the call stack on a large archive.
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }

@@ -60,6 +60,8 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     await store.close();
     throw e;
   }
+  // Deploys a stopped server left before their jobs were queued would otherwise wait forever.
+  await content.recoverInterrupted().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not finish interrupted deploys'));
   const flushKeyUse = () => apiKeys.flush().catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record API key use; will retry'));
   const keyUseTimer = setInterval(flushKeyUse, KEY_USE_FLUSH_MS).unref();
   // The quotas' LimitRange mirror, when a cluster is configured. start() returns at once: an

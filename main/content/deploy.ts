@@ -31,6 +31,9 @@ export interface DeployDeps {
   now: () => string;
 }
 
+/** The line a deploy's task ends on once its jobs are queued (the launcher takes it from there). */
+export const QUEUED_LINE = 'Status: queued.';
+
 export function newJobKey(): string {
   return randomBytes(12).toString('base64url');
 }
@@ -141,7 +144,7 @@ export class Deployer {
     for (const j of jobs)
       lines.push(`Queued ${j.kind} job ${j.key} (${j.tag})${j.after_job_id !== null ? ', to start after the build succeeds' : ''}.`);
     if (!activate) lines.push('Draft: the bundle is built but not activated.');
-    lines.push('Status: queued. The jobs wait for the launcher to start them.');
+    lines.push(`${QUEUED_LINE} The jobs wait for the launcher to start them.`);
     await tasks.append(taskId, lines);
     this.deps.events.emit('content.changed', { action: 'deployed', guids: [content.guid] });
   }

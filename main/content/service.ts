@@ -26,7 +26,7 @@ import { tasksRepo, type TaskRecord } from '../store/tasks-repo';
 import { usersRepo, type UserRecord } from '../users/users';
 import { DEFAULT_ARCHIVE_LIMITS, inspectBundle } from './bundle-archive';
 import { BundleStore, type Incoming } from './bundle-store';
-import { Deployer, type DeployKind } from './deploy';
+import { Deployer, QUEUED_LINE, type DeployKind } from './deploy';
 import { TaskService, newTaskId } from './tasks';
 
 type Db = Store['db'];
@@ -351,6 +351,22 @@ export class ContentService {
     const job = await jobsRepo.getByKey(this.db, c.id, key);
     if (!job) throw new AppError('NotFound', `Content ${guid} has no job ${JSON.stringify(key)}.`, 'key');
     return { content: c, job };
+  }
+
+  /**
+   * Finish the deploys a stopped server left half-done: a task that never got as far as queueing
+   * its jobs would otherwise wait forever. Tasks whose jobs are queued stay open (the launcher
+   * finishes them); recent ones are left alone, since another instance may be running them.
+   */
+  async recoverInterrupted(olderThanMs = 60_000): Promise<string[]> {
+    const before = new Date(Date.parse(this.now()) - olderThanMs).toISOString();
+    const stuck = (await tasksRepo.unfinishedBefore(this.db, before)).filter((t) => !t.output.some((line) => line.startsWith(QUEUED_LINE)));
+    for (const t of stuck)
+      await this.tasks.append(t.id, ['The server stopped before this deploy finished choosing an environment; deploy again.'], {
+        code: 1,
+        error: 'Interrupted by a server restart; deploy again.',
+      });
+    return stuck.map((t) => t.id);
   }
 
   /** Wait for deploys still running (at shutdown, so none writes to a closed store). */

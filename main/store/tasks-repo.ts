@@ -79,6 +79,11 @@ export const tasksRepo = {
     return (await db.selectFrom('tasks').selectAll().where('content_id', '=', contentId).orderBy('created_time', 'desc').orderBy('id').execute()).map(toRecord);
   },
 
+  /** Unfinished tasks created before `before` (RFC 3339), oldest first. */
+  async unfinishedBefore(db: Db, before: string): Promise<TaskRecord[]> {
+    return (await db.selectFrom('tasks').selectAll().where('finished', '=', 0).where('created_time', '<', before).orderBy('created_time').execute()).map(toRecord);
+  },
+
   async count(db: Db): Promise<number> {
     const r = await db.selectFrom('tasks').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
     return Number(r.n);

@@ -408,6 +408,24 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect((await h.req('GET', `${C}/${c.guid}/jobs`, { key: h.keys.publisher })).json).toEqual([]);
     });
 
+    it('a deploy a stopped server left before queueing its jobs is finished at the next start; queued ones stay open', async () => {
+      const c = await newContent('interrupted');
+      const b = (await upload(c.guid, fastapiBundle())).json;
+      const queued = (await h.req('POST', `${C}/${c.guid}/deploy`, { key: h.keys.publisher, body: { bundle_id: b.id } })).json.task_id;
+      await followTask(h, queued, /Status: queued/, h.keys.publisher);
+      // a task as a crash leaves it: created, never continued
+      const { tasksRepo } = await import('../../main/store/tasks-repo');
+      const old = new Date(Date.now() - 5 * 60_000).toISOString();
+      await h.core.store.db.updateTable('tasks').set({ created_time: old }).where('id', '=', queued).execute();
+      await tasksRepo.insert(h.core.store.db, { id: 'crashedTask01', kind: 'deploy', content_id: Number(c.id), bundle_id: Number(b.id), activate: true, actor: 't', output: ['Deploying bundle'] }, old);
+      const recovered = await h.core.content.recoverInterrupted();
+      expect(recovered).toContain('crashedTask01');
+      expect(recovered).not.toContain(queued);
+      const t = (await h.req('GET', '/__api__/v1/tasks/crashedTask01', { key: h.keys.publisher })).json;
+      expect(t).toMatchObject({ finished: true, code: 1, error: 'Interrupted by a server restart; deploy again.' });
+      expect((await h.req('GET', `/__api__/v1/tasks/${queued}`, { key: h.keys.publisher })).json.finished).toBe(false);
+    });
+
     it('a bundle no environment can run: the task finishes with code 1 and the selector\'s words', async () => {
       const c = await newContent('py27');
       const b = (await upload(c.guid, fastapiBundle({ python: { version: '2.7.18' } }))).json;

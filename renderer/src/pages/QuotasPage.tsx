@@ -259,7 +259,7 @@ export function QuotasPage() {
                 <button type="button" disabled={!edited || saving} onClick={reloadFromServer}>
                   Discard changes
                 </button>
-                <button type="submit" className="primary" disabled={!previewed || !!stalePreview || !!conflict || saving}>
+                <button type="submit" className="primary" disabled={!previewed || !!stalePreview || !!outdated || !!conflict || saving}>
                   {saving ? 'Saving…' : 'Save quotas'}
                 </button>
               </div>

@@ -34,7 +34,8 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/integration/cluster/**/*.test.ts'],
-          globalSetup: ['test/cluster/global-setup.ts'],
+          // PostgreSQL too: the launcher's tests run on both store backends.
+          globalSetup: ['test/cluster/global-setup.ts', 'test/integration/postgres-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // One file at a time: the files share one cluster, and restart.test.ts stops and

@@ -10,7 +10,7 @@ import {
   type EnvironmentUpdate,
   type EnvironmentUpdateInput,
 } from './environment';
-import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput } from './content';
+import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput, type JobState } from './content';
 import { AppError } from './errors';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
@@ -203,6 +203,8 @@ export interface ApiEvents {
   'environments.changed': { action: 'created' | 'updated' | 'deleted' | 'imported' | 'synced'; guids: string[] };
   'content.changed': { action: 'created' | 'updated' | 'deleted' | 'deployed'; guids: string[] };
   'quotas.changed': { version: number };
+  /** A job moved (the launcher wrote its row): refetch that content's jobs. */
+  'jobs.changed': { content_guid: string; key: string; state: JobState };
   /** Raised by a transport, not the core: the event stream was interrupted, so refetch what you show. */
   'events.resync': Record<string, never>;
 }
@@ -213,6 +215,7 @@ export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
   'environments.changed': 'publisher',
   'content.changed': 'publisher',
   'quotas.changed': 'publisher',
+  'jobs.changed': 'publisher',
 };
 export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];
 

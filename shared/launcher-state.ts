@@ -153,7 +153,25 @@ function same(s: JobStatus): Transition {
 
 function end(s: JobStatus, state: JobState, at: string, fields: Partial<JobStatus>, effects: Effect[]): Transition {
   const keep: Effect[] = s.state === 'running' || s.state === 'pending' ? [{ type: 'keep-logs' }] : [];
-  return { status: { ...s, ...fields, state, finished_time: at }, effects: [...effects, ...keep, { type: 'finished' }] };
+  return { status: inOrder({ ...s, ...fields, state, finished_time: at }), effects: [...effects, ...keep, { type: 'finished' }] };
+}
+
+const PHASES = ['created_time', 'scheduled_time', 'image_pulled_time', 'started_time', 'ready_time', 'finished_time'] as const;
+/**
+ * Phase times never go backwards. They mix our clock (created) with Kubernetes' (scheduled,
+ * started: whole seconds), so a pod scheduled 300 ms after we created it can read as "before";
+ * such a time is raised to the phase before it.
+ */
+function inOrder(s: JobStatus): JobStatus {
+  let prev: string | null = null;
+  const out = { ...s };
+  for (const f of PHASES) {
+    const t = out[f];
+    if (t === null) continue;
+    if (prev !== null && t < prev) out[f] = prev;
+    prev = out[f];
+  }
+  return out;
 }
 
 function fromPod(s: JobStatus, pod: PodObservation, at: string): Transition {
@@ -222,7 +240,7 @@ function fromPod(s: JobStatus, pod: PodObservation, at: string): Transition {
       { type: 'say', line: `Failed: ${failWords(reason, message, t?.exit_code)}` },
     ]);
   }
-  return { status: out, effects };
+  return { status: inOrder(out), effects };
 }
 
 /** A failure in plain words. */

@@ -149,6 +149,10 @@ export const jobsRepo = {
     return Number(r.numUpdatedRows) === 1;
   },
 
+  async setObjectName(db: Db, id: number, namespace: string, name: string, now: string): Promise<void> {
+    await db.updateTable('jobs').set({ k8s_namespace: namespace, k8s_name: name, updated_time: now }).where('id', '=', id).execute();
+  },
+
   async saveLog(db: Db, id: number, text: string, truncated: boolean): Promise<void> {
     await db.updateTable('jobs').set({ log_text: text, log_truncated: truncated ? 1 : 0 }).where('id', '=', id).execute();
   },

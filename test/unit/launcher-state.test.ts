@@ -176,6 +176,12 @@ const rows: Row[] = [
     expect: { state: 'cancelled', exit_code: null, finished_time: T1 },
     effects: [],
   },
+  {
+    name: 'a Kubernetes time (whole seconds) before our created time → raised to it, times stay in order',
+    from: status('pending', { created_time: '2026-01-01T00:00:01.400Z' }),
+    event: { type: 'pod', at: T2, pod: pod({ phase: 'Running', scheduled: { ok: true, at: T1 }, container: { state: 'running', started_at: T1 } }) },
+    expect: { scheduled_time: '2026-01-01T00:00:01.400Z', started_time: '2026-01-01T00:00:01.400Z', image_pulled_time: '2026-01-01T00:00:01.400Z' },
+  },
   { name: 'launch twice → the second does nothing', from: status('creating'), event: { type: 'launch', at: T1 }, expect: { state: 'creating' }, effects: [] },
   { name: 'a pod seen while creating (adopted) → pending', from: status('creating'), event: { type: 'pod', at: T1, pod: pod({}) }, expect: { state: 'pending', created_time: T1 } },
 ];

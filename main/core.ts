@@ -15,6 +15,8 @@ import { QuotaService } from './quotas/service';
 import { LimitRangeSync } from './quotas/limit-range';
 import { contentSettingsSource } from './quotas/content-link';
 import { loadKube } from './kube/config';
+import { Launcher } from './launcher/launcher';
+import { JobsService } from './launcher/jobs-service';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -27,6 +29,9 @@ export interface Core {
   environments: EnvironmentService;
   content: ContentService;
   quotas: QuotaService;
+  /** Runs jobs on the cluster; undefined when no cluster is configured (jobs stay queued). */
+  launcher: Launcher | undefined;
+  jobs: JobsService;
   apiKeys: ApiKeys;
   sessions: Sessions;
   handlers: Handlers;
@@ -70,11 +75,19 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const limitRange = kubeConfig ? new LimitRangeSync({ connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), events, log }) : undefined;
   if (limitRange) quotas.setMirror(limitRange);
   limitRange?.start();
-  const parts = { config, log, store, events, environments, content, quotas, apiKeys, sessions };
+  // The launcher, likewise: it starts at once and retries a cluster it cannot reach.
+  const launcher = kubeConfig
+    ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current() })
+    : undefined;
+  if (launcher) launcher.start();
+  else log.info('no cluster configured: deployed jobs stay queued. Set OFFHOST_KUBECONFIG (or KUBECONFIG) and OFFHOST_NAMESPACE to run content on Kubernetes.');
+  const jobs = new JobsService({ store, content, events, launcher });
+  const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
     async close() {
+      await launcher?.stop();
       await limitRange?.stop();
       fileSync?.close();
       clearInterval(keyUseTimer);

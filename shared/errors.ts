@@ -65,6 +65,8 @@ export const ERRORS = {
   InvalidQuota: { status: 400, connect: 121 },
   /** quotas.update named the version it previewed, and someone saved another since. */
   QuotasChanged: { status: 409, connect: 121 },
+  /** Cancelling a job that has already ended (Connect's 163). */
+  InactiveJob: { status: 409, connect: 163 },
 } as const satisfies Record<string, { status: number; connect: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -95,7 +95,7 @@ export function presentJob(j: JobRecord, contentId: number) {
     queued_time: j.queued_time,
     status: finished ? 1 : 0,
     exit_code: j.exit_code,
-    hostname: null,
+    hostname: j.node_name,
     cluster: 'Kubernetes',
     image: j.image,
     run_as: null,
@@ -103,6 +103,8 @@ export function presentJob(j: JobRecord, contentId: number) {
     tag: j.tag,
     // Offhost's own: the launcher's state, kind and ordering.
     state: j.state,
+    reason: j.reason,
+    message: j.message,
     kind: j.kind,
     environment_guid: j.environment_guid,
   };

@@ -10,7 +10,6 @@
 // that have no row. Nothing here blocks start-up: no cluster, a bad kubeconfig or an unreachable
 // apiserver is logged and retried with backoff.
 import * as k8s from '@kubernetes/client-node';
-import type { JobState } from '../../shared/content';
 import { isTerminal, next, statusChanged, type JobStatus, type LauncherEvent } from '../../shared/launcher-state';
 import { effectiveResources, type Quotas } from '../../shared/quota';
 import type { TaskService } from '../content/tasks';
@@ -20,7 +19,7 @@ import { JOB_SELECTOR, LABELS, jobManifest, needsService, objectName, serviceMan
 import type { Logger } from '../log';
 import { contentRepo } from '../store/content-repo';
 import type { Store } from '../store/db';
-import { jobsRepo, type JobRecord } from '../store/jobs-repo';
+import { jobStatus, jobsRepo, type JobRecord } from '../store/jobs-repo';
 import { tasksRepo } from '../store/tasks-repo';
 import { observeJob, observePod } from './observe';
 
@@ -300,7 +299,7 @@ export class Launcher {
     for (let attempt = 0; attempt < 5; attempt++) {
       const job = await jobsRepo.get(db, id);
       if (!job) return; // not ours any more (reconciliation deletes its objects)
-      const before = statusOf2(job);
+      const before = jobStatus(job);
       const { status, effects } = next(before, event);
       if (!statusChanged(before, status) && !effects.length) return;
       const ok = await jobsRepo.applyStatus(db, id, job.state, status, this.now());
@@ -607,11 +606,6 @@ export class Launcher {
   private warn(what: string, e: unknown): void {
     this.deps.log.warn({ namespace: this.status.namespace }, `launcher: ${what}: ${describeError(e)}`);
   }
-}
-
-function statusOf2(job: JobRecord): JobStatus {
-  const { state, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name } = job;
-  return { state: state as JobState, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name };
 }
 
 function toIso(t: Date | string | undefined | null): string | null {

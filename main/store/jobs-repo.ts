@@ -61,6 +61,12 @@ export type JobStatusFields = Pick<
 >;
 const ACTIVE = ['creating', 'pending', 'running'];
 
+/** A row's status fields alone (what the state machine reads and applyStatus writes). */
+export function jobStatus(job: JobRecord): JobStatusFields {
+  const { state, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name } = job;
+  return { state, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name };
+}
+
 export type NewJob = Pick<JobRecord, 'key' | 'content_id' | 'bundle_id' | 'task_id' | 'kind' | 'tag' | 'after_job_id' | 'environment_guid' | 'image' | 'resources'>;
 
 export const jobsRepo = {

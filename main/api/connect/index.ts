@@ -5,6 +5,7 @@ import type { Core } from '../../core';
 import { registerBundleRoutes } from './bundles';
 import { registerContentRoutes } from './content';
 import { registerEnvironmentRoutes } from './environments';
+import { registerJobRoutes } from './jobs';
 import { registerServerRoutes } from './server';
 import { registerServingRoutes } from './serving';
 import { registerTaskRoutes } from './tasks';
@@ -17,5 +18,6 @@ export async function registerConnectRoutes(app: FastifyInstance, core: Core): P
   registerContentRoutes(app, core);
   await registerBundleRoutes(app, core);
   registerTaskRoutes(app, core);
+  registerJobRoutes(app, core);
   registerServingRoutes(app, core);
 }

@@ -1,0 +1,60 @@
+// Connect's jobs API beyond listing, without a cluster (a normal state): cancelling a queued job
+// (KillJobOrder; 409 with Connect's code 163 once it has ended), its log (empty LogEntries, then
+// what the store kept), and who may do it. The cluster half is test/integration/cluster/launcher.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobsRepo } from '../../main/store/jobs-repo';
+import { BACKENDS } from './backends';
+import { PYTHON_ENV, fastapiBundle, followTask, startHarness, type Harness } from './connect-helpers';
+
+const C = '/__api__/v1/content';
+
+describe.each(BACKENDS)('jobs API on $name', (backend) => {
+  let h: Harness;
+  let guid = '';
+  let keys: string[] = [];
+  beforeAll(async () => {
+    h = await startHarness(backend);
+    expect((await h.req('POST', '/__api__/v1/environments', { body: { cluster_name: 'Kubernetes', ...PYTHON_ENV } })).status).toBe(200);
+    const c = (await h.req('POST', C, { key: h.keys.publisher, body: { name: 'api-jobs' } })).json;
+    guid = c.guid;
+    const b = (await h.req('POST', `${C}/${guid}/bundles`, { key: h.keys.publisher, raw: fastapiBundle() })).json;
+    const d = await h.req('POST', `${C}/${guid}/deploy`, { key: h.keys.publisher, body: { bundle_id: b.id } });
+    await followTask(h, d.json.task_id, /Status: queued/, h.keys.publisher);
+    keys = (await h.req('GET', `${C}/${guid}/jobs`, { key: h.keys.publisher })).json.map((j: { key: string }) => j.key);
+    expect(keys).toHaveLength(2);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('DELETE cancels a queued job and answers Connect’s kill order; again → 409, code 163', async () => {
+    const [run] = keys;
+    expect((await h.req('DELETE', `${C}/${guid}/jobs/${run}`, { key: h.keys.other })).status).toBe(403);
+    const r = await h.req('DELETE', `${C}/${guid}/jobs/${run}`, { key: h.keys.publisher });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ app_guid: guid, content_guid: guid, job_key: run, result: 'Order to kill job registered' });
+    const job = (await h.req('GET', `${C}/${guid}/jobs/${run}`, { key: h.keys.publisher })).json;
+    expect(job).toMatchObject({ key: run, state: 'cancelled', status: 1, reason: 'Cancelled' });
+    expect(job.end_time).toEqual(expect.any(String));
+    const again = await h.req('DELETE', `${C}/${guid}/jobs/${run}`, { key: h.keys.publisher });
+    expect(again.status).toBe(409);
+    expect(again.json).toMatchObject({ code: 163 });
+    expect(again.json.error).toMatch(/already ended \(cancelled\)/);
+    expect((await h.req('DELETE', `${C}/${guid}/jobs/nope`, { key: h.keys.publisher })).status).toBe(404);
+  });
+
+  it('the log: empty entries until one is kept, then the last maxLogLines lines as LogEntries', async () => {
+    const [, build] = keys;
+    const empty = await h.req('GET', `${C}/${guid}/jobs/${build}/log`, { key: h.keys.publisher });
+    expect(empty.status).toBe(200);
+    expect(empty.json).toEqual({ entries: [] });
+    const row = (await h.core.store.db.selectFrom('jobs').select('id').where('key', '=', build!).executeTakeFirstOrThrow()).id;
+    await jobsRepo.saveLog(h.core.store.db, row, 'one\ntwo\nthree\n', false);
+    const got = await h.req('GET', `${C}/${guid}/jobs/${build}/log?maxLogLines=2`, { key: h.keys.publisher });
+    expect(got.json.entries.map((e: { data: string; source: string }) => [e.source, e.data])).toEqual([
+      ['stdout', 'two'],
+      ['stdout', 'three'],
+    ]);
+    expect((await h.req('GET', `${C}/${guid}/jobs/${build}/log?maxLogLines=x`, { key: h.keys.publisher })).status).toBe(400);
+  });
+});

@@ -12,6 +12,7 @@
  * marked "machine fix" below.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
@@ -81,6 +82,8 @@ export interface RealNodeState {
   pids: { containerd: number; kubelet: number };
   containerdSocket: string;
   images: Record<string, string>;
+  /** Images imported by this start (the others were kept in the image store). */
+  imported: string[];
   /** Seconds: containerd up, images imported, kubelet started → node Ready. */
   timings: { containerd: number; images: number; ready: number };
 }
@@ -97,7 +100,8 @@ export function nodePaths(stateDir: string) {
   return {
     root,
     pki: path.join(root, 'pki'),
-    containerdRoot: path.join(root, 'containerd'),
+    /** Names the image store (containerd's root) this run uses; see imageStore(). */
+    storeFile: path.join(root, 'containerd-root'),
     containerdState: path.join(root, 'containerd-state'),
     containerdConfig: path.join(root, 'containerd.toml'),
     socket: path.join(root, 'containerd-state', 'containerd.sock'),
@@ -194,11 +198,11 @@ function get(url: string, tls?: { ca: Buffer; cert?: Buffer; key?: Buffer }): Pr
 // ---------------------------------------------------------------------------------------------
 // configuration files
 
-function containerdConfig(p: ReturnType<typeof nodePaths>, pauseRef: string): string {
+function containerdConfig(p: ReturnType<typeof nodePaths>, store: string, pauseRef: string): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON string syntax
   // Config version 4 (containerd 2.x); no imports, so nothing under /etc/containerd applies.
   return `version = 4
-root = ${q(p.containerdRoot)}
+root = ${q(store)}
 state = ${q(p.containerdState)}
 imports = []
 disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.blockfile", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
@@ -340,6 +344,42 @@ function prepareHost(stateDir: string): HostRecord {
 }
 
 // ---------------------------------------------------------------------------------------------
+// the image store: containerd's root, kept between runs so `up` need not import the images again
+
+/**
+ * containerd's root for these binaries and images, under ~/.cache/offhost/cluster/node-store/. It
+ * holds only the imported images between runs: `stop` removes every container and sandbox and
+ * then marks it clean. A store not marked clean (a crash, a killed run) is wiped before use.
+ */
+function openImageStore(a: NodeArtifacts): string {
+  const key = createHash('sha256')
+    .update([a.binDir, ...Object.values(a.images).map((i) => i.ref)].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+  const store = path.join(path.dirname(a.imagesDir), 'node-store', key);
+  const clean = path.join(store, 'offhost-clean');
+  if (!fs.existsSync(clean)) execFileSync('rm', ['-rf', '--one-file-system', store]);
+  fs.rmSync(clean, { force: true }); // in use from now on
+  // CRI's per-sandbox files of the last run (their sandboxes were removed): not needed again.
+  fs.rmSync(path.join(store, 'io.containerd.grpc.v1.cri'), { recursive: true, force: true });
+  fs.mkdirSync(store, { recursive: true, mode: 0o700 });
+  return store;
+}
+
+function closeImageStore(store: string): void {
+  fs.rmSync(path.join(store, 'io.containerd.grpc.v1.cri'), { recursive: true, force: true });
+  fs.writeFileSync(path.join(store, 'offhost-clean'), `${new Date().toISOString()}\n`);
+}
+
+function readStorePath(p: ReturnType<typeof nodePaths>): string | null {
+  try {
+    return fs.readFileSync(p.storeFile, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // start
 
 export interface StartInput {
@@ -367,7 +407,7 @@ export async function startRealNode(input: StartInput): Promise<RealNodeState> {
   // Leftovers of a crashed run of this cluster go first.
   await stopRealNode(input.stateDir, { log: () => {} });
   prepareHost(input.stateDir);
-  for (const d of [p.pki, p.containerdRoot, p.containerdState, p.cniConf, p.cniIpam, p.kubeletRoot, p.podLogs, p.logs, p.pids]) {
+  for (const d of [p.pki, p.containerdState, p.cniConf, p.cniIpam, p.kubeletRoot, p.podLogs, p.logs, p.pids]) {
     fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   // Pods must be able to traverse to their volumes under the kubelet root (they run as non-root).
@@ -391,7 +431,9 @@ export async function startRealNode(input: StartInput): Promise<RealNodeState> {
     }),
     { mode: 0o600 },
   );
-  fs.writeFileSync(p.containerdConfig, containerdConfig(p, artifacts.images.pause.ref));
+  const store = openImageStore(artifacts);
+  fs.writeFileSync(p.storeFile, store);
+  fs.writeFileSync(p.containerdConfig, containerdConfig(p, store, artifacts.images.pause.ref));
   fs.writeFileSync(path.join(p.cniConf, '10-offhost.conflist'), cniConfig(p));
   fs.writeFileSync(p.kubeletConfig, kubeletConfig(p, input.caCert));
 
@@ -406,15 +448,23 @@ export async function startRealNode(input: StartInput): Promise<RealNodeState> {
 
   const t1 = Date.now();
   const images: Record<string, string> = {};
-  // In parallel: each import is mostly gunzip of its layer, one core each.
+  const imported: string[] = [];
+  const present = (await ctr(p.socket, bin, ['images', 'ls', '-q'])).stdout.split('\n');
+  // In parallel: each import is mostly gunzip of its layer, one core each. Images the store kept
+  // from an earlier run are not imported again.
   await Promise.all(
     Object.entries(artifacts.images).map(async ([name, img]) => {
+      if (present.includes(img.ref)) {
+        images[name] = img.ref;
+        return;
+      }
       const base = img.ref.slice(0, img.ref.lastIndexOf(':'));
       try {
         await ctr(p.socket, bin, ['images', 'import', '--base-name', base, img.tar]);
       } catch (err) {
         fail(`importing image ${name} (${img.tar}) failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, containerdLog);
       }
+      imported.push(name);
       images[name] = img.ref;
     }),
   );
@@ -458,6 +508,7 @@ export async function startRealNode(input: StartInput): Promise<RealNodeState> {
     pids: { containerd: containerdPid, kubelet: kubeletPid },
     containerdSocket: p.socket,
     images,
+    imported: imported.sort(),
     timings: { containerd: tContainerd, images: tImages, ready: tReady },
   };
 }
@@ -611,9 +662,20 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
   if (containerd && alive(containerd.pid, containerd.exe)) {
     // Kill the containers through containerd, so each shim exits by itself.
     const bin = path.dirname(containerd.exe);
+    let storeClean = false;
     try {
-      const ids = (await ctr(p.socket, bin, ['tasks', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-      await Promise.all(ids.map((id) => ctr(p.socket, bin, ['tasks', 'rm', '-f', id]).catch(() => undefined)));
+      // `ctr sandboxes ls` has no -q: the first column of its table, header dropped.
+      const ls = async (what: string) =>
+        what === 'sandboxes'
+          ? (await ctr(p.socket, bin, [what, 'ls'])).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)[0]!).filter(Boolean)
+          : (await ctr(p.socket, bin, [what, 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+      const rmAll = (what: string, ids: string[], ...flags: string[]) =>
+        Promise.all(ids.map((id) => ctr(p.socket, bin, [what, 'rm', ...flags, id]).catch(() => undefined)));
+      await rmAll('tasks', await ls('tasks'), '-f');
+      // The image store keeps only images for the next run: no container or sandbox survives.
+      await rmAll('containers', await ls('containers'));
+      await rmAll('sandboxes', await ls('sandboxes'), '-f');
+      storeClean = (await ls('containers')).length === 0 && (await ls('sandboxes')).length === 0;
     } catch {
       /* containerd not answering: the cgroup sweep below kills what is left */
     }
@@ -621,6 +683,8 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
     await terminate(containerd.pid, containerd.exe, opts.graceMs ?? 10_000);
     stopped.push('containerd');
     phase('containerd');
+    const store = readStorePath(p);
+    if (store && storeClean) closeImageStore(store);
   }
   const shimExe = containerd ? path.join(path.dirname(containerd.exe), 'containerd-shim-runc-v2') : null;
   if (shimExe) for (const pid of pidsOf(shimExe)) await terminate(pid, shimExe, 2000);
@@ -629,7 +693,8 @@ export async function stopRealNode(stateDir: string, opts: { log?: Log; graceMs?
   phase('cgroups');
 
   const created = record?.createdPaths ?? [];
-  for (const m of mountsUnder([p.root, ...created])) {
+  const store = readStorePath(p);
+  for (const m of mountsUnder([p.root, ...(store ? [store] : []), ...created])) {
     if (!tryRun('umount', [m]) && !tryRun('umount', ['-l', m])) leftovers.push(`mount ${m}`);
   }
   phase('unmount');

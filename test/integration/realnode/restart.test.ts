@@ -51,6 +51,8 @@ describe.skipIf(!!skip)('real node across cluster:down + cluster:up', () => {
     const t0 = Date.now();
     const state = await up(settings, { log: () => {} });
     expect(state.realNode?.name).toBe(REAL_NODE_NAME);
+    // The image store kept the images: nothing was imported again.
+    expect(state.realNode?.imported).toEqual([]);
     const { core } = kube();
     const node = await core.readNode({ name: REAL_NODE_NAME });
     expect(node.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');

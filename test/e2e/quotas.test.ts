@@ -66,7 +66,7 @@ describe('Quotas page', () => {
     expect(await affected.count()).toBe(1);
     expect(await affected.first().textContent()).toMatch(/Big model.*Clamped:.*cpu_limit 6 cores is above the maximum; the launch uses 4 cores/);
     expect(await affected.first().locator('a').getAttribute('href')).toBe(`#/content/${big.guid}`);
-    expect(await impact.textContent()).toMatch(/service_account_name: none → reports-sa, for 2 content items that set none/);
+    expect(await impact.textContent()).toMatch(/Default service account: none → reports-sa, for 2 content items that set none/);
     await screenshot(page, 'quotas-03-impact');
     await page.emulateMedia({ colorScheme: 'dark' });
     await screenshot(page, 'quotas-03-impact-dark');

@@ -197,7 +197,7 @@ export function QuotasPage() {
       )}
 
       {draft && base && (
-        <div className="detail-grid">
+        <div className="detail-grid quotas-grid">
           <section className="card" aria-labelledby="h-bounds">
             <form
               className="card-body"
@@ -359,7 +359,7 @@ function Impact(props: { edited: boolean; valid: boolean; preview: { result?: Qu
           <ul className="impact-list">
             {impact.defaults_changed.map((d) => (
               <li key={d.field}>
-                {d.field}: {showSetting(d.field, d.from)} → {showSetting(d.field, d.to)}, for {d.content_count} content item{d.content_count === 1 ? '' : 's'} that set none.
+                {DEFAULT_LABELS[d.field] ?? d.field}: {showSetting(d.field, d.from)} → {showSetting(d.field, d.to)}, for {d.content_count} content item{d.content_count === 1 ? '' : 's'} that set none.
               </li>
             ))}
           </ul>
@@ -368,6 +368,14 @@ function Impact(props: { edited: boolean; valid: boolean; preview: { result?: Qu
     </div>
   );
 }
+
+const DEFAULT_LABELS: Record<string, string> = {
+  cpu_request: 'Default CPU request',
+  cpu_limit: 'Default CPU limit',
+  memory_request: 'Default memory request',
+  memory_limit: 'Default memory limit',
+  service_account_name: 'Default service account',
+};
 
 function showSetting(field: string, v: number | string | null): string {
   if (v === null) return 'none';

@@ -3,26 +3,34 @@
  * Ready and pods run again.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { down, up } from '../../cluster/controlplane.js';
-import { kube } from '../../cluster/kube.js';
+import { down, up, type ClusterState } from '../../cluster/controlplane.js';
+import { eventually, kube } from '../../cluster/kube.js';
 import { hostFootprint, REAL_NODE_NAME } from '../../cluster/realnode.js';
 import { figure, imageMeta, job, jobPod, podTimeline, realNodeClusterSettings, realNodePodSpec, realNodeSkip } from './helpers.js';
 
 const skip = realNodeSkip();
 
-async function runPythonJob(namespace: string, name: string): Promise<void> {
+/** Runs a Job on real-0 until its pod reaches `until` (default: Succeeded). */
+async function runPythonJob(namespace: string, name: string, command = ['python3', '-c', 'print("ok")'], until: 'Succeeded' | 'Running' = 'Succeeded'): Promise<void> {
   const { core, batch } = kube();
   await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'offhost.dev/test': 'true' } } } }).catch(() => undefined);
   await new Promise((r) => setTimeout(r, 1000)); // the namespace's default ServiceAccount
   const t0 = Date.now();
   await batch.createNamespacedJob({
     namespace,
-    body: job(name, realNodePodSpec([{ name: 'main', image: imageMeta('python').ref, command: ['python3', '-c', 'print("ok")'] }])),
+    body: job(name, realNodePodSpec([{ name: 'main', image: imageMeta('python').ref, command }])),
   });
   const pod = await jobPod(namespace, name);
+  if (until === 'Running') {
+    await eventually(async () => (await core.readNamespacedPod({ namespace, name: pod.metadata!.name! })).status?.phase === 'Running', {
+      what: `${name} running`,
+    });
+    return;
+  }
   const t = await podTimeline(namespace, pod.metadata!.name!, t0);
   expect(t.pod.spec?.nodeName).toBe(REAL_NODE_NAME);
   expect(t.pod.status?.phase).toBe('Succeeded');
@@ -62,5 +70,23 @@ describe.skipIf(!!skip)('real node across cluster:down + cluster:up', () => {
         `image import ${state.realNode!.timings.images.toFixed(1)}s, kubelet start → Ready ${state.realNode!.timings.ready.toFixed(1)}s`,
     );
     await runPythonJob('rn-restart', 'after');
+  });
+
+  it('recovers from a killed node: the next up clears its leftovers and refills the image store', { timeout: 300_000 }, async () => {
+    const settings = realNodeClusterSettings();
+    // A pod is running when containerd and the kubelet die (SIGKILL, no clean-up of their own).
+    await runPythonJob('rn-crash', 'before', ['sleep', '600'], 'Running');
+    const state = JSON.parse(fs.readFileSync(path.join(settings.stateDir, 'state.json'), 'utf8')) as ClusterState;
+    for (const pid of [state.realNode!.pids.kubelet, state.realNode!.pids.containerd]) process.kill(pid, 'SIGKILL');
+
+    const after = await up(settings, { log: () => {} });
+    // The image store was not closed cleanly, so it was wiped and filled again.
+    expect(after.realNode?.imported).toEqual(['pause', 'python', 'r']);
+    // Nothing of the killed node's pod survived: only the new node's own processes run.
+    expect(hostFootprint(settings.stateDir).filter((f) => f.startsWith('process ')).map((f) => f.split(' ')[1])).toEqual(
+      expect.arrayContaining(['kubelet', 'containerd']),
+    );
+    expect(hostFootprint(settings.stateDir).filter((f) => f.startsWith('process containerd-shim'))).toEqual([]);
+    await runPythonJob('rn-crash', 'after');
   });
 });

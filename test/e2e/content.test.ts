@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import * as tar from 'tar';
-import { afterAll, describe, expect } from 'vitest';
+import { afterAll, describe, expect, onTestFailed } from 'vitest';
 import { appTest, screenshot, type App } from './harness';
 
 const SEED = [
@@ -58,8 +58,10 @@ const dialog = (page: Page) => page.locator('dialog[open]');
 const settings = (page: Page) => page.locator('section[aria-labelledby="h-settings"]');
 
 async function newContent(page: Page, name: string, bundle: string): Promise<void> {
-  // A step that cannot happen fails with its own message, well before the test's timeout.
+  // A step that cannot happen fails with its own message, well before the test's timeout, and
+  // leaves a picture of the page.
   page.setDefaultTimeout(15_000);
+  onTestFailed(() => screenshot(page, `content-failed-${name}`).then(() => undefined));
   await page.goto(`${new URL(page.url()).origin}/#/content`);
   await page.getByRole('button', { name: '+ New content' }).first().click();
   await dialog(page).getByLabel('Name').fill(name);

@@ -61,7 +61,7 @@ describe('Quotas page', () => {
     await page.getByLabel('Default service account').selectOption('reports-sa');
     const impact = page.getByTestId('quota-impact');
     await impact.waitFor();
-    expect(await impact.textContent()).toMatch(/1 of 2 content items fall outside the new bounds/);
+    expect(await impact.textContent()).toMatch(/1 of 2 content items falls outside the new bounds/);
     const affected = impact.getByRole('list', { name: 'Affected content' }).locator(':scope > li');
     expect(await affected.count()).toBe(1);
     expect(await affected.first().textContent()).toMatch(/Big model.*Clamped:.*cpu_limit 6 cores is above the maximum; the launch uses 4 cores/);
@@ -100,6 +100,7 @@ describe('Quotas page', () => {
     const page = await open(app);
     await bounds(page, 'Memory limit').getByLabel('Max').fill('24Gi');
     await page.getByTestId('quota-impact').waitFor();
+    expect(await page.getByTestId('quota-impact').textContent()).toMatch(/There is no content yet/);
 
     // Someone else saves meanwhile (the API, as a script would).
     const now = await app.call<View>('quotas.get');

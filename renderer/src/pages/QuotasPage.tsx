@@ -325,9 +325,11 @@ function Impact(props: { edited: boolean; valid: boolean; preview: { result?: Qu
   return (
     <div className="rows" data-testid="quota-impact">
       <p>
-        {impact.affected.length === 0
-          ? `None of the ${impact.content_count} content items falls outside the new bounds.`
-          : `${impact.affected.length} of ${impact.content_count} content items fall outside the new bounds:`}
+        {impact.content_count === 0
+          ? 'There is no content yet, so none falls outside the new bounds.'
+          : impact.affected.length === 0
+            ? `All ${impact.content_count} content item${impact.content_count === 1 ? ' stays' : 's stay'} inside the new bounds.`
+            : `${impact.affected.length} of ${impact.content_count} content items fall${impact.affected.length === 1 ? 's' : ''} outside the new bounds:`}
       </p>
       {impact.affected.length > 0 && (
         <ul className="impact-list" aria-label="Affected content">

@@ -1,6 +1,7 @@
 // One content item: what its bundle is, which environment it gets and why, its execution settings,
-// its bundles (deploy, roll back, upload) and its deploy history. Live: a content.changed event
-// naming this item refetches it; a quotas.changed event refetches the ranges the form shows.
+// its bundles (deploy, roll back, upload) and its deploy history. Live: a content.changed or
+// jobs.changed event naming this item refetches it (batched); a quotas.changed event refetches
+// the ranges the form shows.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Bundle, ContentDetail as Detail } from '../../../shared/content';
 import type { Environment } from '../../../shared/environment';
@@ -15,8 +16,8 @@ type Notice = { kind: 'ok' | 'error'; text: string };
 
 export function ContentDetail({ guid }: { guid: string }) {
   const fetchDetail = useCallback(() => call('content.get', { guid }), [guid]);
-  const { data: detail, error, set: setDetail } = useLive(fetchDetail, ['content.changed'], {
-    accept: (_e, p) => (p as { guids: string[] }).guids.includes(guid),
+  const { data: detail, error, set: setDetail } = useLive(fetchDetail, ['content.changed', 'jobs.changed'], {
+    accept: (e, p) => (e === 'jobs.changed' ? (p as { content_guid: string }).content_guid === guid : (p as { guids: string[] }).guids.includes(guid)),
   });
   const fetchQuotas = useCallback(() => call('quotas.get'), []);
   const { data: quotas } = useLive(fetchQuotas, ['quotas.changed']);

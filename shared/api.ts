@@ -12,6 +12,7 @@ import {
 } from './environment';
 import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput, type JobState } from './content';
 import { AppError } from './errors';
+import { parseJobKey, parseMaxLines, type JobLog, type JobView } from './jobs';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
   parseQuotasHistoryInput,
@@ -72,6 +73,12 @@ function guidInput(raw: unknown): { guid: string } {
   const o = objectInput(raw);
   onlyKeys(o, ['guid']);
   return { guid: parseGuid(o.guid) };
+}
+
+function jobInput(raw: unknown): { guid: string; key: string } {
+  const o = objectInput(raw);
+  onlyKeys(o, ['guid', 'key']);
+  return { guid: parseGuid(o.guid), key: parseJobKey(o.key) };
 }
 
 const selectInputSchema = z.strictObject({
@@ -179,6 +186,20 @@ export const api = {
     },
   }),
   'content.deploy': method<DeployInput, { task_id: string }>()({ role: 'publisher', parse: parseDeployInput }),
+
+  // The launcher's jobs of one content item (shared/jobs.ts): who may read its content may not
+  // necessarily change it, so these ask for the publisher role and the service checks ownership.
+  'jobs.list': method<{ guid: string }, JobView[]>()({ role: 'publisher', parse: guidInput }),
+  'jobs.get': method<{ guid: string; key: string }, JobView>()({ role: 'publisher', parse: jobInput }),
+  'jobs.cancel': method<{ guid: string; key: string }, JobView>()({ role: 'publisher', parse: jobInput }),
+  'jobs.log': method<{ guid: string; key: string; maxLines?: number }, JobLog>()({
+    role: 'publisher',
+    parse: (raw) => {
+      const o = objectInput(raw);
+      onlyKeys(o, ['guid', 'key', 'maxLines']);
+      return { guid: parseGuid(o.guid), key: parseJobKey(o.key), maxLines: parseMaxLines(o.maxLines) };
+    },
+  }),
 
   // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
   // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").

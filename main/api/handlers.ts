@@ -8,6 +8,8 @@ import type { Core } from '../core';
 import { contentHandlers } from '../content/handlers';
 import { presentBundle, presentContent } from '../content/present';
 import type { UserRecord } from '../users/users';
+import type { JobRecord } from '../store/jobs-repo';
+import type { JobView } from '../../shared/jobs';
 import { APP_VERSION } from '../version';
 
 export interface CallContext {
@@ -25,7 +27,7 @@ export type Handlers = {
 };
 
 /** `content` may be left out by tests that exercise other parts; its methods then say so. */
-export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content'>>, mode: AppInfo['mode']): Handlers {
+export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs'>>, mode: AppInfo['mode']): Handlers {
   const envs = core.environments;
   // Without a public URL the UI gets addresses relative to where it is served.
   const base = core.config.publicUrl?.toString() ?? '/';
@@ -56,6 +58,7 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
       const bundle = await svc.uploadBundle(guid, Readable.from([Buffer.from(archive, 'base64')]), {}, ctx);
       return presentBundle(bundle, guid, (await svc.get(guid)).bundle_id);
     },
+    ...jobHandlers(core.content, core.jobs),
     'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),
@@ -70,4 +73,45 @@ export async function dispatch(handlers: Handlers, method: unknown, raw: unknown
   const input = def.parse(raw);
   const handler = handlers[method] as (input: unknown, ctx: CallContext) => Promise<unknown>;
   return handler(input, ctx);
+}
+
+/** jobs.*: thin adapters over the content service (permissions) and the jobs service (cancel, log). */
+function jobHandlers(content: Core['content'] | undefined, jobs: Core['jobs'] | undefined): Pick<Handlers, 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.log'> {
+  const need = () => {
+    if (!content || !jobs) throw new AppError('Internal', 'This core was assembled without the jobs service.');
+    return { content, jobs };
+  };
+  return {
+    'jobs.list': async ({ guid }, ctx) => (await need().content.jobs(guid, ctx)).jobs.map(jobView),
+    'jobs.get': async ({ guid, key }, ctx) => jobView((await need().content.job(guid, key, ctx)).job),
+    'jobs.cancel': async ({ guid, key }, ctx) => jobView((await need().jobs.cancel(guid, key, ctx)).job),
+    'jobs.log': async ({ guid, key, maxLines }, ctx) => {
+      const log = await need().jobs.log(guid, key, ctx, maxLines);
+      return { lines: log.entries.map((e) => e.data), truncated: log.truncated, source: log.source };
+    },
+  };
+}
+
+function jobView(j: JobRecord): JobView {
+  return {
+    key: j.key,
+    kind: j.kind,
+    tag: j.tag,
+    state: j.state,
+    bundle_id: String(j.bundle_id),
+    environment_guid: j.environment_guid,
+    image: j.image,
+    k8s_name: j.k8s_name,
+    node_name: j.node_name,
+    queued_time: j.queued_time,
+    created_time: j.created_time,
+    scheduled_time: j.scheduled_time,
+    image_pulled_time: j.image_pulled_time,
+    started_time: j.started_time,
+    ready_time: j.ready_time,
+    finished_time: j.finished_time,
+    exit_code: j.exit_code,
+    reason: j.reason,
+    message: j.message,
+  };
 }

@@ -314,6 +314,7 @@ export class Launcher {
   private async runEffects(job: JobRecord, effects: ReturnType<typeof next>['effects']): Promise<void> {
     const lines: string[] = [];
     let settle: { code: number; error: string } | undefined;
+    let finished = false;
     for (const effect of effects) {
       switch (effect.type) {
         case 'say':
@@ -333,7 +334,7 @@ export class Launcher {
           break;
         case 'finished':
           settle = await this.settlement(job);
-          this.kick();
+          finished = true;
           break;
       }
     }
@@ -345,6 +346,8 @@ export class Launcher {
         await this.deps.tasks.append(job.task_id, lines, settle);
       }
     }
+    // After the task has this job's words: the next jobs (or their cancellation) come after them.
+    if (finished) this.kick();
   }
 
   /** How a job's end settles its deploy task: a failure ends it; the last job's success ends it. */
@@ -399,10 +402,17 @@ export class Launcher {
       if (!content) return void (await this.apply(id, { type: 'create-failed', at: at(), reason: 'ContentDeleted', message: 'The content was deleted.' }));
       const r = job.resources;
       const cores = (m: number | null) => (m === null ? null : m / 1000);
-      const eff = effectiveResources(
-        { cpu_request: cores(r.cpu_request_millicores), cpu_limit: cores(r.cpu_limit_millicores), memory_request: r.memory_request_bytes, memory_limit: r.memory_limit_bytes, service_account_name: r.service_account_name },
-        await this.deps.quotas(),
-      );
+      const quotas = await this.deps.quotas();
+      let eff: ReturnType<typeof effectiveResources>;
+      try {
+        eff = effectiveResources(
+          { cpu_request: cores(r.cpu_request_millicores), cpu_limit: cores(r.cpu_limit_millicores), memory_request: r.memory_request_bytes, memory_limit: r.memory_limit_bytes, service_account_name: r.service_account_name },
+          quotas,
+        );
+      } catch (e) {
+        // Settings the content checks should have refused: retrying cannot help.
+        return void (await this.apply(id, { type: 'create-failed', at: at(), reason: 'InvalidSettings', message: `The job's resources cannot be used: ${describeError(e)}` }));
+      }
       if (eff.refused) return void (await this.apply(id, { type: 'create-failed', at: at(), reason: eff.refused.code, message: eff.refused.message }));
       const { core, batch, conn } = session;
       const namespace = conn.namespace;

@@ -2,7 +2,9 @@
 // (KillJobOrder; 409 with Connect's code 163 once it has ended), its log (empty LogEntries, then
 // what the store kept), and who may do it. The cluster half is test/integration/cluster/launcher.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api } from '../../shared/api';
 import { jobsRepo } from '../../main/store/jobs-repo';
+import { usersRepo } from '../../main/users/users';
 import { BACKENDS } from './backends';
 import { PYTHON_ENV, fastapiBundle, followTask, startHarness, type Harness } from './connect-helpers';
 
@@ -41,6 +43,18 @@ describe.each(BACKENDS)('jobs API on $name', (backend) => {
     expect(again.json).toMatchObject({ code: 163 });
     expect(again.json.error).toMatch(/already ended \(cancelled\)/);
     expect((await h.req('DELETE', `${C}/${guid}/jobs/nope`, { key: h.keys.publisher })).status).toBe(404);
+  });
+
+  it('the UI contract: jobs.list / jobs.get / jobs.log, inputs checked by field, ownership by the content service', async () => {
+    const owner = { actor: 'test', role: 'publisher' as const, user: await usersRepo.byUsername(h.core.store.db, 'pat') };
+    const list = await h.core.handlers['jobs.list']({ guid }, owner);
+    expect(list.map((j) => j.key).sort()).toEqual([...keys].sort());
+    expect(list[0]).toMatchObject({ kind: expect.any(String), state: expect.any(String), k8s_name: null, node_name: null });
+    const one = await h.core.handlers['jobs.get']({ guid, key: keys[1]! }, owner);
+    expect(one.key).toBe(keys[1]);
+    expect(() => api['jobs.log'].parse({ guid, key: keys[1], maxLines: 0 })).toThrow(/maxLines must be a whole number from 1/);
+    expect(() => api['jobs.get'].parse({ guid, key: '../x' })).toThrow(/key must be a job key/);
+    expect(() => api['jobs.cancel'].parse({ guid, key: 'a', extra: 1 })).toThrow(/extra/);
   });
 
   it('the log: empty entries until one is kept, then the last maxLogLines lines as LogEntries', async () => {

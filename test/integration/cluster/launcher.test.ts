@@ -153,6 +153,59 @@ describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend)
     expect((await h.waitFor(job.id, () => true)).state).toBe('cancelled');
   });
 
+  it('never more jobs at once than max_concurrent_jobs; the rest wait queued and all finish', async () => {
+    const c = await h.content('python-api');
+    h.quotas.max_concurrent_jobs = 2;
+    let most = 0;
+    const off = h.events.on('jobs.changed', () => {
+      void h.store.db
+        .selectFrom('jobs')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('state', 'in', ['creating', 'pending', 'running'])
+        .executeTakeFirstOrThrow()
+        .then((r) => (most = Math.max(most, Number(r.n))));
+    });
+    try {
+      const jobs = [];
+      for (let i = 0; i < 5; i++) jobs.push(await h.addJob(c, 'build', 'python-api', { annotations: { 'kwok.offhost.dev/run-time': '1s' } }));
+      for (const j of jobs) expect((await h.waitFor(j.id, (r) => terminal(r.state))).state).toBe('succeeded');
+      expect(most).toBe(2);
+      // Each started only after an earlier one had finished, two at a time.
+      const rows = await Promise.all(jobs.map((j) => h.waitFor(j.id, () => true)));
+      expect(rows[2]!.created_time! >= [rows[0]!, rows[1]!].map((r) => r.finished_time!).sort()[0]!).toBe(true);
+    } finally {
+      off();
+      h.quotas.max_concurrent_jobs = DEFAULT_QUOTAS.max_concurrent_jobs;
+    }
+  });
+
+  it('service accounts: not allowed → refused by the quotas; allowed but missing → failed in words; allowed and present → mounted', async () => {
+    const { core, batch } = kube();
+    const c = await h.content('python-gradio');
+    const sa = `reader-${backend.name}`;
+    const refused = await h.addJob(c, 'build', 'python-gradio', { resources: { service_account_name: sa } });
+    expect(await h.waitFor(refused.id, (j) => terminal(j.state))).toMatchObject({ state: 'failed', reason: 'ServiceAccountNotAllowed' });
+    h.quotas.service_accounts = { allowed: [sa], default: null };
+    try {
+      const missing = await h.addJob(c, 'build', 'python-gradio', { resources: { service_account_name: sa } });
+      const m = await h.waitFor(missing.id, (j) => terminal(j.state));
+      expect(m).toMatchObject({ state: 'failed', reason: 'ServiceAccountMissing' });
+      expect(m.message).toBe(`The service account "${sa}" does not exist in namespace ${ns.name}; create it there or change the content's service_account_name.`);
+      await core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name: sa } } });
+      const ok = await h.addJob(c, 'build', 'python-gradio', { resources: { service_account_name: sa, cpu_request_millicores: 1, memory_limit_bytes: 40 * 1024 ** 3 } });
+      await h.waitFor(ok.id, (j) => j.state !== 'queued' && j.state !== 'creating');
+      const pod = (await batch.readNamespacedJob({ name: objectName(ok.id), namespace: ns.name })).spec!.template.spec!;
+      expect(pod.serviceAccountName).toBe(sa);
+      expect(pod.automountServiceAccountToken).toBe(true);
+      // The quotas clamp what the content asked for, and the task says so.
+      expect(pod.containers[0]!.resources).toMatchObject({ requests: { cpu: '10m' }, limits: { memory: '32Gi' } });
+      expect((await h.waitFor(ok.id, (j) => terminal(j.state))).state).toBe('succeeded');
+      expect((await tasksRepo.get(h.store.db, c.taskId))?.output.join('\n')).toMatch(/cpu_request .* is below the minimum; the launch uses/);
+    } finally {
+      h.quotas.service_accounts = DEFAULT_QUOTAS.service_accounts;
+    }
+  });
+
   it('a pod deleted behind its back → lost, with the reason', async () => {
     const { core } = kube();
     const c = await h.content('api');

@@ -1,0 +1,49 @@
+// The jobs part of the UI contract (shared/api.ts): what a job looks like to the UI, and the
+// inputs of jobs.list / jobs.get / jobs.cancel / jobs.log, validated with errors that name the field.
+import { AppError } from './errors';
+import type { JobKind, JobState } from './content';
+
+export interface JobView {
+  key: string;
+  kind: JobKind;
+  tag: string;
+  state: JobState;
+  bundle_id: string;
+  environment_guid: string;
+  image: string;
+  /** The Kubernetes Job's name and the node its pod ran on. */
+  k8s_name: string | null;
+  node_name: string | null;
+  queued_time: string;
+  created_time: string | null;
+  scheduled_time: string | null;
+  image_pulled_time: string | null;
+  started_time: string | null;
+  ready_time: string | null;
+  finished_time: string | null;
+  exit_code: number | null;
+  reason: string | null;
+  message: string | null;
+}
+
+export interface JobLog {
+  lines: string[];
+  /** Older lines were left out (the store keeps a capped end of the log). */
+  truncated: boolean;
+  /** Where it came from: the running pod, the copy kept after it ended, or nowhere yet. */
+  source: 'cluster' | 'store' | 'none';
+}
+
+const KEY = /^[A-Za-z0-9_-]{1,64}$/;
+export function parseJobKey(raw: unknown, field = 'key'): string {
+  if (typeof raw !== 'string' || !KEY.test(raw)) throw new AppError('InvalidRequest', `${field} must be a job key (letters, digits, "-" or "_", at most 64), not ${JSON.stringify(raw ?? null)}.`, field);
+  return raw;
+}
+
+/** The most log lines one call returns. */
+export const MAX_LOG_LINES = 100_000;
+export function parseMaxLines(raw: unknown): number {
+  if (raw === undefined) return 5000;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > MAX_LOG_LINES) throw new AppError('InvalidRequest', `maxLines must be a whole number from 1 to ${MAX_LOG_LINES}, not ${JSON.stringify(raw)}.`, 'maxLines');
+  return raw;
+}

@@ -12,6 +12,7 @@ import {
 } from './environment';
 import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput, type JobState } from './content';
 import { AppError } from './errors';
+import type { ConnectionReport, NoConnection } from './cluster';
 import { parseJobKey, parseMaxLines, type JobLog, type JobView } from './jobs';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
@@ -200,6 +201,9 @@ export const api = {
       return { guid: parseGuid(o.guid), key: parseJobKey(o.key), maxLines: parseMaxLines(o.maxLines) };
     },
   }),
+
+  // The configured cluster (shared/cluster.ts): version, each needed permission, metrics.
+  'cluster.test': method<void, ConnectionReport | NoConnection>()({ role: 'admin', parse: none }),
 
   // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
   // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").

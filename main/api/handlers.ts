@@ -9,6 +9,8 @@ import { contentHandlers } from '../content/handlers';
 import { presentBundle, presentContent } from '../content/present';
 import type { UserRecord } from '../users/users';
 import type { JobRecord } from '../store/jobs-repo';
+import { loadKube } from '../kube/config';
+import { testConnection } from '../kube/check';
 import type { JobView } from '../../shared/jobs';
 import { APP_VERSION } from '../version';
 
@@ -59,6 +61,17 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
       return presentBundle(bundle, guid, (await svc.get(guid)).bundle_id);
     },
     ...jobHandlers(core.content, core.jobs),
+    'cluster.test': async () => {
+      const settings = core.config.kube;
+      if (!settings) return { ok: false, configured: false, message: 'No cluster is configured. Set OFFHOST_KUBECONFIG (or KUBECONFIG) to a kubeconfig, and OFFHOST_NAMESPACE to the namespace content runs in, then restart Offhost.' };
+      let conn;
+      try {
+        conn = loadKube(settings);
+      } catch (e) {
+        return { ok: false, configured: true, message: (e as Error).message };
+      }
+      return testConnection(conn);
+    },
     'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),

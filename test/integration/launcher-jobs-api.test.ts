@@ -57,6 +57,13 @@ describe.each(BACKENDS)('jobs API on $name', (backend) => {
     expect(() => api['jobs.cancel'].parse({ guid, key: 'a', extra: 1 })).toThrow(/extra/);
   });
 
+  it('cluster.test without a cluster says what to set; only admins may ask', async () => {
+    const r = await h.core.handlers['cluster.test'](undefined as never, { actor: 'test', role: 'admin' });
+    expect(r).toEqual({ ok: false, configured: false, message: expect.stringMatching(/^No cluster is configured\. Set OFFHOST_KUBECONFIG .* OFFHOST_NAMESPACE/) });
+    expect(api['cluster.test'].role).toBe('admin');
+    expect(h.core.launcher).toBeUndefined();
+  });
+
   it('the log: empty entries until one is kept, then the last maxLogLines lines as LogEntries', async () => {
     const [, build] = keys;
     const empty = await h.req('GET', `${C}/${guid}/jobs/${build}/log`, { key: h.keys.publisher });

@@ -1,0 +1,81 @@
+// "Test connection": can Offhost work with this cluster? The server's version, each permission
+// the launcher and the quotas mirror need (one SelfSubjectAccessReview per verb and resource, so
+// the answer names exactly what is missing), and whether metrics.k8s.io answers. Every part is
+// tried even when an earlier one fails, so one call tells the admin everything.
+import * as k8s from '@kubernetes/client-node';
+import type { ConnectionReport, Permission } from '../../shared/cluster';
+import type { KubeConnection } from './config';
+
+export type { ConnectionReport, Permission };
+
+/** What Offhost does in its namespace (the launcher, main/launcher/; the LimitRange, main/quotas/). */
+export const NEEDED_PERMISSIONS: readonly Permission[] = [
+  ...['create', 'get', 'list', 'watch', 'delete'].map((verb) => ({ verb, group: 'batch', resource: 'jobs', why: 'to run content as Jobs' })),
+  ...['get', 'list', 'watch', 'delete'].map((verb) => ({ verb, group: '', resource: 'pods', why: "to follow each job's pod" })),
+  { verb: 'get', group: '', resource: 'pods', subresource: 'log', why: "to show and keep a job's log" },
+  ...['create', 'get', 'delete'].map((verb) => ({ verb, group: '', resource: 'services', why: 'to reach apps and APIs' })),
+  { verb: 'list', group: '', resource: 'events', why: "to show a job's Kubernetes Events" },
+  { verb: 'get', group: '', resource: 'serviceaccounts', why: "to check a content's service account before launch" },
+  ...['get', 'list', 'watch', 'create', 'update'].map((verb) => ({ verb, group: '', resource: 'limitranges', why: 'to mirror the quotas as a LimitRange' })),
+];
+
+export function permissionName(p: Pick<Permission, 'verb' | 'group' | 'resource' | 'subresource'>): string {
+  return `${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
+}
+
+export async function testConnection(conn: KubeConnection, timeoutMs = 10_000): Promise<ConnectionReport> {
+  const { kc, namespace } = conn;
+  const within = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref())]);
+
+  let version: ConnectionReport['version'];
+  try {
+    const v = await within(kc.makeApiClient(k8s.VersionApi).getCode());
+    version = { ok: true, gitVersion: v.gitVersion };
+  } catch (e) {
+    version = { ok: false, error: words(e) };
+  }
+
+  const auth = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const permissions = await Promise.all(
+    NEEDED_PERMISSIONS.map(async (p) => {
+      try {
+        const review = await within(
+          auth.createSelfSubjectAccessReview({
+            body: { spec: { resourceAttributes: { namespace, verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}) } } },
+          }),
+        );
+        return { ...p, allowed: review.status?.allowed === true, reason: review.status?.reason ?? review.status?.evaluationError ?? '' };
+      } catch (e) {
+        return { ...p, allowed: false, reason: `cannot ask: ${words(e)}` };
+      }
+    }),
+  );
+  const missing = permissions.filter((p) => !p.allowed).map((p) => `${permissionName(p)} (${p.why})`);
+
+  let metrics: ConnectionReport['metrics'];
+  try {
+    await within(kc.makeApiClient(k8s.CustomObjectsApi).listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace, plural: 'pods' }));
+    metrics = { ok: true, message: 'metrics.k8s.io answers: CPU and memory use can be shown.' };
+  } catch (e) {
+    metrics = { ok: false, message: `metrics.k8s.io does not answer (${words(e)}); install metrics-server to see CPU and memory use. Everything else works without it.` };
+  }
+  return { ok: version.ok && missing.length === 0, server: conn.server, context: conn.context, namespace, version, permissions, missing, metrics };
+}
+
+function words(e: unknown): string {
+  if (e instanceof k8s.ApiException) {
+    const body = e.body as unknown;
+    const message = typeof body === 'string' ? safeMessage(body) : body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : undefined;
+    return `HTTP ${e.code}${message ? `: ${message}` : ''}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+function safeMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { message?: string }).message ?? body.slice(0, 200);
+  } catch {
+    return body.slice(0, 200);
+  }
+}

@@ -108,6 +108,8 @@ export function initialStatus(): JobStatus {
   };
 }
 
+const CREATED = 'Created the Kubernetes Job; waiting for a node.';
+
 /** Waiting reasons that mean the image cannot be had. */
 const IMAGE_PROBLEMS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'];
 /** Waiting reasons that mean the pod spec cannot be honoured (a missing secret or config map, …). */
@@ -122,7 +124,7 @@ export function next(s: JobStatus, e: LauncherEvent): Transition {
       return { status: { ...s, state: 'creating' }, effects: [{ type: 'create' }] };
     case 'created':
       if (s.state !== 'creating' && s.state !== 'queued') return same(s);
-      return { status: { ...s, state: 'pending', created_time: s.created_time ?? e.at }, effects: [{ type: 'say', line: 'Created the Kubernetes Job; waiting for a node.' }] };
+      return { status: { ...s, state: 'pending', created_time: s.created_time ?? e.at }, effects: [{ type: 'say', line: CREATED }] };
     case 'create-failed':
       return end(s, 'failed', e.at, { reason: e.reason, message: e.message }, [{ type: 'say', line: `Cannot start: ${e.message}` }]);
     case 'cancel':
@@ -177,8 +179,12 @@ function inOrder(s: JobStatus): JobStatus {
 function fromPod(s: JobStatus, pod: PodObservation, at: string): Transition {
   const out: JobStatus = { ...s, created_time: s.created_time ?? at, node_name: pod.node_name ?? s.node_name };
   const effects: Effect[] = [];
-  if (out.state === 'creating') out.state = 'pending';
   const say = (line: string) => effects.push({ type: 'say', line });
+  // The watch can show the pod before the create call has returned: the Job exists.
+  if (out.state === 'creating') {
+    out.state = 'pending';
+    say(CREATED);
+  }
   // Once a reason is said, say it again only when it changes.
   const note = (reason: string, message: string, line: string) => {
     if (out.reason !== reason || out.message !== message) say(line);

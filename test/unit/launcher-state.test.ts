@@ -183,7 +183,15 @@ const rows: Row[] = [
     expect: { scheduled_time: '2026-01-01T00:00:01.400Z', started_time: '2026-01-01T00:00:01.400Z', image_pulled_time: '2026-01-01T00:00:01.400Z' },
   },
   { name: 'launch twice → the second does nothing', from: status('creating'), event: { type: 'launch', at: T1 }, expect: { state: 'creating' }, effects: [] },
-  { name: 'a pod seen while creating (adopted) → pending', from: status('creating'), event: { type: 'pod', at: T1, pod: pod({}) }, expect: { state: 'pending', created_time: T1 } },
+  {
+    name: 'a pod seen before the create call returned → pending, created said once',
+    from: status('creating'),
+    event: { type: 'pod', at: T1, pod: pod({}) },
+    expect: { state: 'pending', created_time: T1 },
+    effects: ['say'],
+    says: /^Created the Kubernetes Job/,
+  },
+  { name: '…and the late created event then changes nothing', from: status('pending'), event: { type: 'created', at: T2 }, expect: { state: 'pending', created_time: T0 }, effects: [] },
 ];
 
 describe('next(state, event)', () => {

@@ -12,6 +12,8 @@ export const MAIN_CONTAINER = 'main';
 export const APP_PORT = 8080;
 /** Our objects, and only ours: what the shared watch and reconciliation select on. */
 export const JOB_SELECTOR = 'app.kubernetes.io/managed-by=offhost,offhost.dev/job-id';
+/** The job's key, on the Job and its pod: tells our job from a same-numbered one of another database. */
+export const KEY_ANNOTATION = 'offhost.dev/job-key';
 export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
   name: 'app.kubernetes.io/name',
@@ -71,7 +73,7 @@ function labels(s: LaunchSpec): Record<string, string> {
 
 function annotations(s: LaunchSpec): Record<string, string> {
   return {
-    'offhost.dev/job-key': s.job.key,
+    [KEY_ANNOTATION]: s.job.key,
     'offhost.dev/tag': s.job.tag,
     'offhost.dev/app-mode': s.content.app_mode,
     'offhost.dev/bundle-id': String(s.job.bundle_id),

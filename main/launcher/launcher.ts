@@ -15,7 +15,7 @@ import { effectiveResources, type Quotas } from '../../shared/quota';
 import type { TaskService } from '../content/tasks';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
-import { JOB_SELECTOR, LABELS, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
+import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
 import type { Logger } from '../log';
 import { contentRepo } from '../store/content-repo';
 import type { Store } from '../store/db';
@@ -260,7 +260,8 @@ export class Launcher {
       return;
     }
     if (pod.metadata?.name) this.pods.set(id, pod.metadata.name);
-    void this.apply(id, { type: 'pod', at, pod: observePod(pod) });
+    // The key tells our job from a same-numbered one of another database in this namespace.
+    void this.apply(id, { type: 'pod', at, pod: observePod(pod) }, pod.metadata?.annotations?.[KEY_ANNOTATION]);
   }
 
   /** A pod went away: expected (we deleted it, or it ended), or the Job's verdict explains it, or it is lost. */
@@ -284,9 +285,9 @@ export class Launcher {
   // --- applying events ---------------------------------------------------------------------------
 
   /** Feed one event to a job's state machine, in order with its other events. */
-  private apply(id: number, event: LauncherEvent): Promise<void> {
+  private apply(id: number, event: LauncherEvent, key?: string): Promise<void> {
     const prev = this.chains.get(id) ?? Promise.resolve();
-    const run = prev.then(() => this.applyNow(id, event)).catch((e: unknown) => this.warn(`job ${id}: cannot record ${event.type}`, e));
+    const run = prev.then(() => this.applyNow(id, event, key)).catch((e: unknown) => this.warn(`job ${id}: cannot record ${event.type}`, e));
     this.chains.set(id, run);
     void run.then(() => {
       if (this.chains.get(id) === run) this.chains.delete(id);
@@ -294,11 +295,12 @@ export class Launcher {
     return run;
   }
 
-  private async applyNow(id: number, event: LauncherEvent): Promise<void> {
+  private async applyNow(id: number, event: LauncherEvent, key?: string): Promise<void> {
     const db = this.deps.store.db;
     for (let attempt = 0; attempt < 5; attempt++) {
       const job = await jobsRepo.get(db, id);
       if (!job) return; // not ours any more (reconciliation deletes its objects)
+      if (key !== undefined && key !== job.key) return; // another job's pod with the same number
       const before = jobStatus(job);
       const { status, effects } = next(before, event);
       if (!statusChanged(before, status) && !effects.length) return;
@@ -448,7 +450,17 @@ export class Launcher {
         created = await batch.createNamespacedJob({ namespace, body: jobManifest(spec) });
       } catch (e) {
         if (statusOf(e) !== 409) throw e;
-        created = await batch.readNamespacedJob({ name, namespace }); // made by an earlier attempt
+        created = await batch.readNamespacedJob({ name, namespace }); // made by an earlier attempt?
+        const theirs = created.metadata?.annotations?.[KEY_ANNOTATION];
+        if (theirs !== job.key) {
+          if (created.metadata?.deletionTimestamp) throw new Error(`an older Job named ${name} is still being deleted`); // retried
+          return void (await this.apply(id, {
+            type: 'create-failed',
+            at: at(),
+            reason: 'NameTaken',
+            message: `Namespace ${namespace} already has a Job named ${name} for another job (key ${theirs ?? 'none'}). Is another Offhost installation, with its own database, using this namespace? Give each installation its own namespace.`,
+          }));
+        }
       }
       if (needsService(job.kind, content.app_mode)) {
         try {

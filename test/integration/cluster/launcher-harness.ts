@@ -14,10 +14,13 @@ import { openStore, type Store } from '../../../main/store/db';
 import { jobsRepo, type JobRecord, type JobResources } from '../../../main/store/jobs-repo';
 import { tasksRepo } from '../../../main/store/tasks-repo';
 import type { Backend } from '../backends';
+import type { DatabaseConfig } from '../../../main/config';
 import { kubeconfigPath } from '../../cluster/kube.js';
 
 export interface Harness {
   store: Store;
+  /** The database, for a second launcher (another process) on the same data. */
+  dbConfig: DatabaseConfig;
   events: EventBus;
   tasks: TaskService;
   launcher: Launcher;
@@ -64,6 +67,7 @@ export async function startHarness(backend: Backend, namespace: string, o: { opt
   let n = 0;
   const h: Harness & { drop(): Promise<void> } = {
     store,
+    dbConfig: db.config,
     events,
     tasks,
     launcher,

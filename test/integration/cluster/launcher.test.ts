@@ -15,15 +15,17 @@ import { BACKENDS } from '../backends.js';
 import { eventually, isLocalCluster, kube, useTestNamespace } from '../../cluster/kube.js';
 import { startHarness, type Harness } from './launcher-harness.js';
 
-const ns = useTestNamespace('launcher');
+// One namespace per store backend: job ids (and so object names) start at 1 in each database.
+const namespaces = { sqlite: useTestNamespace('launcher-sqlite'), postgres: useTestNamespace('launcher-pg') };
 const SELECTOR = 'app.kubernetes.io/managed-by=offhost';
 
 beforeAll(async () => {
   const { core } = kube();
-  await core.patchNamespace({
-    name: ns.name,
-    body: [{ op: 'add', path: '/metadata/labels/pod-security.kubernetes.io~1enforce', value: 'restricted' }],
-  });
+  for (const ns of Object.values(namespaces))
+    await core.patchNamespace({
+      name: ns.name,
+      body: [{ op: 'add', path: '/metadata/labels/pod-security.kubernetes.io~1enforce', value: 'restricted' }],
+    });
 });
 
 const terminal = (s: string) => ['succeeded', 'failed', 'cancelled', 'lost'].includes(s);
@@ -31,6 +33,7 @@ const terminal = (s: string) => ['succeeded', 'failed', 'cancelled', 'lost'].inc
 describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend) => {
   let h: Harness & { drop(): Promise<void> };
   let biggestCpu = 0;
+  const ns = namespaces[backend.name];
 
   beforeAll(async () => {
     const { core } = kube();
@@ -204,6 +207,37 @@ describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend)
     } finally {
       h.quotas.service_accounts = DEFAULT_QUOTAS.service_accounts;
     }
+  });
+
+  it('a Job of the same name for another job (another database on this namespace) → failed NameTaken, the other left alone', async () => {
+    const { batch } = kube();
+    const c = await h.content('python-panel');
+    const nextId = Number((await h.store.db.selectFrom('jobs').select((eb) => eb.fn.max('id').as('m')).executeTakeFirstOrThrow()).m) + 1;
+    const labels = { 'app.kubernetes.io/managed-by': 'offhost', 'offhost.dev/job-id': String(nextId) };
+    await batch.createNamespacedJob({
+      namespace: ns.name,
+      body: {
+        metadata: { name: objectName(nextId), labels, annotations: { 'offhost.dev/job-key': 'someone-else' } },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            metadata: { labels, annotations: { 'offhost.dev/job-key': 'someone-else', 'kwok.offhost.dev/run-time': '600s' } },
+            spec: {
+              restartPolicy: 'Never',
+              securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
+              containers: [{ name: 'main', image: 'registry.invalid/x', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+            },
+          },
+        },
+      },
+    });
+    const job = await h.addJob(c, 'build', 'python-panel');
+    expect(job.id).toBe(nextId);
+    const done = await h.waitFor(job.id, (j) => terminal(j.state));
+    expect(done).toMatchObject({ state: 'failed', reason: 'NameTaken' });
+    expect(done.message).toMatch(/already has a Job named offhost-job-\d+ for another job \(key someone-else\)\. Is another Offhost installation/);
+    const theirs = await batch.readNamespacedJob({ name: objectName(nextId), namespace: ns.name });
+    expect(theirs.metadata?.deletionTimestamp).toBeUndefined();
   });
 
   it('a pod deleted behind its back → lost, with the reason', async () => {

@@ -1,0 +1,218 @@
+// The launcher on the local control plane (KWOK nodes), SQLite store. `npm run bench` prints:
+//  1. a pod status change written to the API → the job row updated and jobs.changed delivered:
+//     p50/p99 over 100 jobs. The bench writes the change itself (pods/status: the container
+//     terminates with exit 0) and times from just before that write to the event.
+//  2. the launch path (DB row, state machine, quotas, Job + Service create, row written) for 50
+//     apps against creating the same 50 Jobs + Services directly with client-node, as a ratio
+//     (vitest's table gives each side's time).
+// The cluster is started if it is not running, and stopped again afterwards if started here.
+import { randomUUID } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { DEFAULT_SETTINGS, jobTag } from '../../shared/content';
+import { DEFAULT_QUOTAS, type Quotas } from '../../shared/quota';
+import { TaskService, newTaskId } from '../../main/content/tasks';
+import { EventBus } from '../../main/events';
+import { loadKube } from '../../main/kube/config';
+import { jobManifest, objectName, serviceManifest, type LaunchSpec } from '../../main/kube/manifests';
+import { Launcher } from '../../main/launcher/launcher';
+import { silentLogger } from '../../main/log';
+import { bundlesRepo } from '../../main/store/bundles-repo';
+import { NO_RUNTIMES, contentRepo } from '../../main/store/content-repo';
+import { openStore, type Store } from '../../main/store/db';
+import { jobsRepo } from '../../main/store/jobs-repo';
+import { tasksRepo } from '../../main/store/tasks-repo';
+import { loadSettings, statePaths } from '../cluster/config';
+import { down, status, up } from '../cluster/controlplane';
+
+const LATENCY_JOBS = 100;
+const LAUNCH_JOBS = 50;
+// Small requests, so every pod fits on the fake nodes.
+const QUOTAS: Quotas = {
+  ...DEFAULT_QUOTAS,
+  cpu_request: { min: 0.001, default: 0.001, max: 4 },
+  cpu_limit: { min: 0.001, default: 0.01, max: 8 },
+  memory_request: { min: 1024 ** 2, default: 1024 ** 2, max: 16 * 1024 ** 3 },
+  memory_limit: { min: 1024 ** 2, default: 4 * 1024 ** 2, max: 32 * 1024 ** 3 },
+  max_concurrent_jobs: 10_000,
+};
+
+let startedHere = false;
+let dir: string;
+let kubeconfig: string;
+let namespace: string;
+let store: Store;
+let events: EventBus;
+let launcher: Launcher;
+let core: k8s.CoreV1Api;
+let batch: k8s.BatchV1Api;
+let content: { id: number; guid: string; name: string; bundleId: number; taskId: string };
+const latencies: number[] = [];
+const timings: Record<string, number[]> = { launcher: [], direct: [] };
+let direct = 0;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+async function queue(n: number, annotations: Record<string, string>): Promise<number[]> {
+  const ids: number[] = [];
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const job = await jobsRepo.insertQueued(
+      store.db,
+      {
+        key: `b${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+        content_id: content.id,
+        bundle_id: content.bundleId,
+        task_id: content.taskId,
+        kind: 'run',
+        tag: jobTag('run', 'python-fastapi'),
+        after_job_id: null,
+        environment_guid: randomUUID(),
+        image: 'registry.invalid/offhost/runner:bench',
+        resources: { cpu_request_millicores: null, cpu_limit_millicores: null, memory_request_bytes: null, memory_limit_bytes: null, service_account_name: null, init_timeout: null, idle_timeout: null },
+      },
+      now,
+    );
+    ids.push(job.id);
+  }
+  annotationsFor = annotations;
+  return ids;
+}
+let annotationsFor: Record<string, string> = {};
+
+/** Resolves when every id reached a state `ok` accepts (checked on each jobs.changed). */
+function until(ids: number[], ok: (state: string) => boolean): Promise<void> {
+  const left = new Set(ids);
+  return new Promise((resolve) => {
+    const off = events.on('jobs.changed', (e) => {
+      if (!ok(e.state)) return;
+      void jobsRepo.getMany(store.db, [...left]).then((rows) => {
+        for (const r of rows) if (ok(r.state)) left.delete(r.id);
+        if (!left.size) {
+          off();
+          resolve();
+        }
+      });
+    });
+  });
+}
+
+beforeAll(async () => {
+  const settings = loadSettings();
+  if (!(await status(settings)).healthy) {
+    await up(settings, { log: () => {} });
+    startedHere = true;
+  }
+  kubeconfig = statePaths(settings.stateDir).kubeconfig;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  batch = kc.makeApiClient(k8s.BatchV1Api);
+  namespace = `bench-launcher-${Math.random().toString(36).slice(2, 8)}`;
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-bench-launcher-'));
+  store = await openStore({ kind: 'sqlite', file: path.join(dir, 'offhost.db') }, silentLogger);
+  events = new EventBus();
+  const now = new Date().toISOString();
+  const guid = randomUUID();
+  const c = await contentRepo.insert(store.db, guid, { name: 'bench', title: null, description: '', access_type: 'acl', locked: false, locked_message: '', owner_guid: null, settings: DEFAULT_SETTINGS }, now);
+  const b = await bundlesRepo.insert(store.db, { content_id: c.id, sha256: 'b'.repeat(64), size: 1, app_mode: 'python-fastapi', manifest: {}, metadata: {}, created_by: 'bench', created_time: now });
+  await contentRepo.recordDeploy(store.db, guid, { bundle_id: b.id, app_mode: 'python-fastapi', content_category: '', parameterized: false, environment_guid: randomUUID(), image_name: 'x', runtimes: NO_RUNTIMES, last_deployed_time: now }, now);
+  const task = await tasksRepo.insert(store.db, { id: newTaskId(), kind: 'deploy', content_id: c.id, bundle_id: b.id, activate: true, actor: 'bench', output: [] }, now);
+  content = { id: c.id, guid, name: 'bench', bundleId: b.id, taskId: task.id };
+  launcher = new Launcher({
+    store,
+    events,
+    tasks: new TaskService(store.db, () => new Date().toISOString()),
+    log: silentLogger,
+    connect: () => loadKube({ source: { kind: 'files', files: [kubeconfig], from: 'OFFHOST_KUBECONFIG' }, context: null, namespace }),
+    quotas: async () => QUOTAS,
+    testPodAnnotations: () => annotationsFor,
+  });
+  launcher.start();
+
+  // 1. Status change → row + event, one job at a time.
+  const ids = await queue(LATENCY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' });
+  launcher.kick();
+  await until(ids, (s) => s === 'running');
+  const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/managed-by=offhost' })).items;
+  for (const pod of pods) {
+    const id = Number(pod.metadata!.labels!['offhost.dev/job-id']);
+    const started = pod.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? new Date();
+    const done = until([id], (s) => s === 'succeeded');
+    const t0 = performance.now();
+    await core.patchNamespacedPodStatus({
+      name: pod.metadata!.name!,
+      namespace,
+      body: [
+        { op: 'replace', path: '/status/phase', value: 'Succeeded' },
+        { op: 'replace', path: '/status/containerStatuses/0/state', value: { terminated: { exitCode: 0, reason: 'Completed', startedAt: started, finishedAt: new Date() } } },
+        { op: 'replace', path: '/status/containerStatuses/0/ready', value: false },
+      ],
+    });
+    await done;
+    latencies.push(performance.now() - t0);
+  }
+}, 600_000);
+
+afterAll(async () => {
+  await launcher?.stop();
+  await store?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await core?.deleteNamespace({ name: namespace }).catch(() => {});
+  if (startedHere) await down(loadSettings(), { log: () => {} });
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const out = [
+    `\nlauncher: pod status change in the API → job row updated + jobs.changed delivered, ${latencies.length} jobs: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+    `launcher: ${LAUNCH_JOBS} apps (Job + Service each): launch path ${mean(timings.launcher!).toFixed(0)} ms, direct client-node creates ${mean(timings.direct!).toFixed(0)} ms, ratio ${(mean(timings.launcher!) / mean(timings.direct!)).toFixed(2)}× (mean of ${timings.launcher!.length} runs each)`,
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}, 120_000);
+
+describe('launcher: 50 apps, Job + Service each', () => {
+  bench(
+    'launch path (rows queued → all created, rows written)',
+    async () => {
+      const ids = await queue(LAUNCH_JOBS, { 'kwok.offhost.dev/run-time': '1s' });
+      const t0 = performance.now();
+      const created = until(ids, (s) => s !== 'queued' && s !== 'creating');
+      launcher.kick();
+      await created;
+      timings.launcher!.push(performance.now() - t0);
+    },
+    { iterations: 3, warmupIterations: 0, time: 0 },
+  );
+
+  bench(
+    'direct client-node creates (same objects)',
+    async () => {
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: LAUNCH_JOBS }, async () => {
+          const id = 1_000_000 + ++direct;
+          const spec: LaunchSpec = {
+            job: { id, key: `d${id}`, kind: 'run', tag: 'run_fastapi_app', bundle_id: content.bundleId },
+            content: { guid: content.guid, name: content.name, app_mode: 'python-fastapi' },
+            image: 'registry.invalid/offhost/runner:bench',
+            namespace,
+            resources: { cpu_request: 0.001, cpu_limit: 0.01, memory_request: 1024 ** 2, memory_limit: 4 * 1024 ** 2, service_account_name: null },
+            deadlineSeconds: null,
+            ttlSecondsAfterFinished: 600,
+            podAnnotations: { 'kwok.offhost.dev/run-time': '1s' },
+          };
+          const job = await batch.createNamespacedJob({ namespace, body: jobManifest(spec) });
+          await core.createNamespacedService({ namespace, body: serviceManifest(spec, job.metadata!.uid!) });
+          return objectName(id);
+        }),
+      );
+      timings.direct!.push(performance.now() - t0);
+    },
+    { iterations: 3, warmupIterations: 0, time: 0 },
+  );
+});

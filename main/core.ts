@@ -17,6 +17,7 @@ import { contentSettingsSource } from './quotas/content-link';
 import { loadKube } from './kube/config';
 import { Launcher } from './launcher/launcher';
 import { JobsService } from './launcher/jobs-service';
+import { LeaderElector } from './kube/lease';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -79,7 +80,11 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const launcher = kubeConfig
     ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current() })
     : undefined;
-  if (launcher) launcher.start();
+  // Several instances may share the database: only the holder of the Lease runs the launcher.
+  const elector = launcher
+    ? new LeaderElector({ connect: () => loadKube(kubeConfig!), log, onLeading: () => launcher.start(), onStopped: () => launcher.stop() })
+    : undefined;
+  if (elector) elector.start();
   else log.info('no cluster configured: deployed jobs stay queued. Set OFFHOST_KUBECONFIG (or KUBECONFIG) and OFFHOST_NAMESPACE to run content on Kubernetes.');
   const jobs = new JobsService({ store, content, events, launcher });
   const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, apiKeys, sessions };
@@ -87,6 +92,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     ...parts,
     handlers: createHandlers(parts, mode),
     async close() {
+      await elector?.stop();
       await launcher?.stop();
       await limitRange?.stop();
       fileSync?.close();

@@ -17,6 +17,7 @@ export const NEEDED_PERMISSIONS: readonly Permission[] = [
   { verb: 'list', group: '', resource: 'events', why: "to show a job's Kubernetes Events" },
   { verb: 'get', group: '', resource: 'serviceaccounts', why: "to check a content's service account before launch" },
   ...['get', 'list', 'watch', 'create', 'update'].map((verb) => ({ verb, group: '', resource: 'limitranges', why: 'to mirror the quotas as a LimitRange' })),
+  ...['get', 'create', 'update'].map((verb) => ({ verb, group: 'coordination.k8s.io', resource: 'leases', why: 'to pick one instance to run the launcher' })),
 ];
 
 export function permissionName(p: Pick<Permission, 'verb' | 'group' | 'resource' | 'subresource'>): string {

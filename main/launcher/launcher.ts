@@ -486,11 +486,13 @@ export class Launcher {
   }
 
   private async deleteObjects(job: JobRecord): Promise<void> {
-    const session = this.session;
-    if (!session) return; // reconciliation deletes it: a cancelled row's objects have no live row
     this.deleting.add(job.id);
     try {
-      await session.batch.deleteNamespacedJob({ name: objectName(job.id), namespace: session.conn.namespace, propagationPolicy: 'Foreground' });
+      // Not watching (another instance leads, or the cluster is away): delete directly; if that
+      // fails too, the leader's reconciliation deletes the objects of a cancelled row.
+      const conn = this.session?.conn ?? this.deps.connect();
+      const batch = this.session?.batch ?? conn.kc.makeApiClient(k8s.BatchV1Api);
+      await batch.deleteNamespacedJob({ name: objectName(job.id), namespace: conn.namespace, propagationPolicy: 'Foreground' });
     } catch (e) {
       if (statusOf(e) !== 404) this.warn(`job ${job.id}: cannot delete its Job; reconciliation will`, e);
     }

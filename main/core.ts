@@ -3,6 +3,7 @@
 // Background parts start here in order and stop in reverse in close().
 import type { Config } from './config';
 import { EventBus } from './events';
+import { PgEventRelay } from './events-pg';
 import { ApiKeys } from './auth/api-keys';
 import { Sessions } from './auth/session';
 import { startEnvironmentsFile, type FileSync } from './environments/file-sync';
@@ -42,6 +43,9 @@ export interface Core {
 export async function createCore(config: Config, log: Logger, mode: 'desktop' | 'server'): Promise<Core> {
   const store = await openStore(config.database, log);
   const events = new EventBus();
+  // On PostgreSQL, events reach every instance sharing the database (LISTEN/NOTIFY).
+  const relay = config.database.kind === 'postgres' ? new PgEventRelay({ url: config.database.url, events, log }) : undefined;
+  await relay?.start();
   const environments = new EnvironmentService({ store, events });
   const quotas = new QuotaService({ store, events });
   // checkSettings is where the quota bounds apply to content settings (issue 8 part 5).
@@ -63,6 +67,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
     // Applies the configured file, and releases environments that a previously configured one managed.
     fileSync = await startEnvironmentsFile(config.environmentsFile, environments, log);
   } catch (e) {
+    await relay?.stop();
     await store.close();
     throw e;
   }
@@ -99,6 +104,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
       clearInterval(keyUseTimer);
       await flushKeyUse();
       await content.close();
+      await relay?.stop();
       await store.close();
     },
   };

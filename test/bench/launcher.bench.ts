@@ -5,6 +5,8 @@
 //  2. the launch path (DB row, state machine, quotas, Job + Service create, row written) for 50
 //     apps against creating the same 50 Jobs + Services directly with client-node, as a ratio
 //     (vitest's table gives each side's time).
+//  3. 300 jobs queued → all pods Running, next to creating the same Jobs directly (the fake
+//     nodes hold 3 × 110 pods), and the process's RSS meanwhile.
 // The cluster is started if it is not running, and stopped again afterwards if started here.
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -159,7 +161,75 @@ beforeAll(async () => {
     await done;
     latencies.push(performance.now() - t0);
   }
-}, 600_000);
+  await clear();
+
+  // 3. Many jobs queued → all running, next to the same Jobs created directly. The fake nodes hold
+  // 3 × 110 pods, so 300 (not 1,000).
+  const many = await queue(MANY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' });
+  let t0 = performance.now();
+  const running = until(many, (s) => s === 'running');
+  launcher.kick();
+  await running;
+  manyTimes.launcher = performance.now() - t0;
+  rssWithRows = process.memoryUsage().rss;
+  await clear();
+  t0 = performance.now();
+  const allRunning = podsRunning(MANY_JOBS);
+  await Promise.all(
+    Array.from({ length: MANY_JOBS }, (_, i) => {
+      const id = 2_000_000 + i;
+      return batch.createNamespacedJob({ namespace, body: jobManifest({ ...directSpec(id), job: { id, key: `m${id}`, kind: 'build', tag: 'python_restore', bundle_id: content.bundleId }, deadlineSeconds: 3600, podAnnotations: { 'kwok.offhost.dev/run-time': '3600s' } }) });
+    }),
+  );
+  await allRunning;
+  manyTimes.direct = performance.now() - t0;
+  await clear();
+}, 900_000);
+
+const MANY_JOBS = 300;
+const manyTimes = { launcher: 0, direct: 0 };
+let rssWithRows = 0;
+
+/** Delete every Job here and wait until no pod is left (the next step needs the nodes' room). */
+async function clear(): Promise<void> {
+  await batch.deleteCollectionNamespacedJob({ namespace, labelSelector: 'app.kubernetes.io/managed-by=offhost', propagationPolicy: 'Background' });
+  await core.deleteCollectionNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/managed-by=offhost' });
+  for (;;) {
+    const left = await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/managed-by=offhost' });
+    if (!left.items.length) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Resolves when `n` of our pods are Running (one watch). */
+async function podsRunning(n: number): Promise<void> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const seen = new Set<string>();
+  let abort: AbortController | undefined;
+  await new Promise<void>((resolve, reject) => {
+    void new k8s.Watch(kc)
+      .watch(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: 'app.kubernetes.io/managed-by=offhost' }, (_type: string, pod: k8s.V1Pod) => {
+        if (pod.status?.phase === 'Running') seen.add(pod.metadata!.name!);
+        if (seen.size >= n) resolve();
+      }, (err) => (err ? reject(err as Error) : undefined))
+      .then((a) => (abort = a), reject);
+  });
+  abort?.abort();
+}
+
+function directSpec(id: number): LaunchSpec {
+  return {
+    job: { id, key: `d${id}`, kind: 'run', tag: 'run_fastapi_app', bundle_id: content.bundleId },
+    content: { guid: content.guid, name: content.name, app_mode: 'python-fastapi' },
+    image: 'registry.invalid/offhost/runner:bench',
+    namespace,
+    resources: { cpu_request: 0.001, cpu_limit: 0.01, memory_request: 1024 ** 2, memory_limit: 4 * 1024 ** 2, service_account_name: null },
+    deadlineSeconds: null,
+    ttlSecondsAfterFinished: 600,
+    podAnnotations: { 'kwok.offhost.dev/run-time': '1s' },
+  };
+}
 
 afterAll(async () => {
   await launcher?.stop();
@@ -170,6 +240,7 @@ afterAll(async () => {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const out = [
     `\nlauncher: pod status change in the API → job row updated + jobs.changed delivered, ${latencies.length} jobs: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+    `launcher: ${MANY_JOBS} jobs queued → all pods Running: ${(manyTimes.launcher / 1000).toFixed(1)} s through the launcher, ${(manyTimes.direct / 1000).toFixed(1)} s creating the same Jobs directly (${(manyTimes.launcher / manyTimes.direct).toFixed(2)}×); main-process RSS with ${MANY_JOBS} running jobs tracked: ${(rssWithRows / 1024 ** 2).toFixed(0)} MiB`,
     `launcher: ${LAUNCH_JOBS} apps (Job + Service each): launch path ${mean(timings.launcher!).toFixed(0)} ms, direct client-node creates ${mean(timings.direct!).toFixed(0)} ms, ratio ${(mean(timings.launcher!) / mean(timings.direct!)).toFixed(2)}× (mean of ${timings.launcher!.length} runs each)`,
   ];
   process.stdout.write(out.join('\n') + '\n');
@@ -196,16 +267,7 @@ describe('launcher: 50 apps, Job + Service each', () => {
       await Promise.all(
         Array.from({ length: LAUNCH_JOBS }, async () => {
           const id = 1_000_000 + ++direct;
-          const spec: LaunchSpec = {
-            job: { id, key: `d${id}`, kind: 'run', tag: 'run_fastapi_app', bundle_id: content.bundleId },
-            content: { guid: content.guid, name: content.name, app_mode: 'python-fastapi' },
-            image: 'registry.invalid/offhost/runner:bench',
-            namespace,
-            resources: { cpu_request: 0.001, cpu_limit: 0.01, memory_request: 1024 ** 2, memory_limit: 4 * 1024 ** 2, service_account_name: null },
-            deadlineSeconds: null,
-            ttlSecondsAfterFinished: 600,
-            podAnnotations: { 'kwok.offhost.dev/run-time': '1s' },
-          };
+          const spec = directSpec(id);
           const job = await batch.createNamespacedJob({ namespace, body: jobManifest(spec) });
           await core.createNamespacedService({ namespace, body: serviceManifest(spec, job.metadata!.uid!) });
           return objectName(id);

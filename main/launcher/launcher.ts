@@ -112,7 +112,12 @@ export class Launcher {
     // A deploy queued jobs; quotas may have raised the concurrency.
     const offs = [this.deps.events.on('content.changed', () => this.kick()), this.deps.events.on('quotas.changed', () => this.kick())];
     this.unsubscribe = () => offs.forEach((off) => off());
-    this.reconcileTimer = setInterval(() => void this.reconcile().catch((e: unknown) => this.warn('reconciliation failed', e)), this.opts.reconcileEveryMs);
+    // Reconcile every few minutes, and look at the queue then too, in case a kick was missed
+    // (an event from another instance while the LISTEN connection was down).
+    this.reconcileTimer = setInterval(() => {
+      void this.reconcile().catch((e: unknown) => this.warn('reconciliation failed', e));
+      this.kick();
+    }, this.opts.reconcileEveryMs);
     this.reconcileTimer.unref();
     this.loop = this.run();
   }

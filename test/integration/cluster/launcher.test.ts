@@ -103,6 +103,11 @@ describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend)
     const task = await tasksRepo.get(h.store.db, c.taskId);
     expect(task).toMatchObject({ finished: true, code: 1 });
     expect(task?.output.join('\n')).toMatch(/Failed: Error \(exit code 3\)/);
+    // The job's Kubernetes Events: the Job controller's, the scheduler's and the node's.
+    const events = await h.launcher.kubeEvents(failed);
+    const reasons = events.map((e) => `${e.object.split('/')[0]}:${e.reason}`);
+    expect(reasons).toEqual(expect.arrayContaining(['Job:SuccessfulCreate', 'Pod:Scheduled', 'Pod:Started']));
+    expect(events.find((e) => e.reason === 'Scheduled')?.message).toMatch(/Successfully assigned .* to kwok-node-/);
   });
 
   it('an OOM-killed container → failed, 137, OOMKilled, said as out of memory', async () => {

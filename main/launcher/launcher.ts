@@ -322,6 +322,7 @@ export class Launcher {
     const lines: string[] = [];
     let settle: { code: number; error: string } | undefined;
     let finished = false;
+    let replaced = false;
     for (const effect of effects) {
       switch (effect.type) {
         case 'say':
@@ -337,7 +338,10 @@ export class Launcher {
           await this.keepLogs(job);
           break;
         case 'ready':
-          if (job.kind === 'run') settle = { code: 0, error: '' };
+          if (job.kind === 'run') {
+            settle = { code: 0, error: '' };
+            replaced = true;
+          }
           break;
         case 'finished':
           settle = await this.settlement(job);
@@ -355,6 +359,11 @@ export class Launcher {
     }
     // After the task has this job's words: the next jobs (or their cancellation) come after them.
     if (finished) this.kick();
+    // A content item serves from one process: the new one is ready, so the older ones stop.
+    if (replaced) {
+      const older = (await jobsRepo.active(this.deps.store.db)).filter((j) => j.content_id === job.content_id && j.kind === 'run' && j.id < job.id);
+      for (const o of older) void this.apply(o.id, { type: 'cancel', at: this.now(), by: `the launcher (replaced by run job ${job.key}, now ready)` });
+    }
   }
 
   /** How a job's end settles its deploy task: a failure ends it; the last job's success ends it. */

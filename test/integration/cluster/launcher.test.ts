@@ -245,6 +245,20 @@ describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend)
     expect(theirs.metadata?.deletionTimestamp).toBeUndefined();
   });
 
+  it('a newer run of the same content, once ready, replaces the older one (cancelled, its objects deleted)', async () => {
+    const { batch } = kube();
+    const c = await h.content('python-shiny');
+    const first = await h.addJob(c, 'run', 'python-shiny', { annotations: { 'kwok.offhost.dev/run-time': '600s' } });
+    await h.waitFor(first.id, (j) => j.ready_time !== null);
+    const second = await h.addJob(c, 'run', 'python-shiny', { annotations: { 'kwok.offhost.dev/run-time': '600s' } });
+    await h.waitFor(second.id, (j) => j.ready_time !== null);
+    const old = await h.waitFor(first.id, (j) => terminal(j.state));
+    expect(old).toMatchObject({ state: 'cancelled', reason: 'Cancelled' });
+    expect(old.message).toBe(`Cancelled by the launcher (replaced by run job ${second.key}, now ready).`);
+    expect((await h.waitFor(second.id, () => true)).state).toBe('running');
+    await eventually(async () => (await batch.listNamespacedJob({ namespace: ns.name, labelSelector: `offhost.dev/job-id=${first.id}` })).items.length === 0, { timeoutMs: 30_000, what: 'the old Job gone' });
+  });
+
   it('a pod deleted behind its back → lost, with the reason', async () => {
     const { core } = kube();
     const c = await h.content('api');

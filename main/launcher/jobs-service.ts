@@ -1,6 +1,7 @@
 // What the API offers on jobs, over the content service's permission checks: cancel, the log and
 // the Kubernetes Events of one job. With no cluster configured there is no launcher: a queued job
 // can still be cancelled (only the database holds it), and logs are what the store kept.
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { isTerminal, next } from '../../shared/launcher-state';
 import { AppError } from '../../shared/errors';
 import type { Caller, ContentService } from '../content/service';
@@ -44,6 +45,37 @@ export class JobsService {
     if (lines[lines.length - 1] === '') lines.pop();
     const at = job.finished_time ?? job.updated_time;
     return { entries: lines.slice(-maxLines).map((data) => ({ source: 'stdout', timestamp: at, data })), truncated: got.truncated || lines.length > maxLines, source: got.source };
+  }
+
+  /**
+   * The log as a stream of LogEntry objects, one JSON per line: followed live from the pod while
+   * it runs (until it ends or `signal` aborts), else the kept log, then the end.
+   */
+  async tail(guid: string, key: string, caller: Caller, signal: AbortSignal): Promise<Readable> {
+    const { job } = await this.deps.content.job(guid, key, caller);
+    const toEntries = () => {
+      let rest = '';
+      const entry = (data: string) => `${JSON.stringify({ source: 'stdout', timestamp: new Date().toISOString(), data } satisfies LogEntry)}\n`;
+      return new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          const lines = (rest + chunk.toString('utf8')).split('\n');
+          rest = lines.pop() ?? '';
+          done(null, lines.map(entry).join(''));
+        },
+        flush(done) {
+          done(null, rest ? entry(rest) : '');
+        },
+      });
+    };
+    if (this.deps.launcher && !isTerminal(job.state)) {
+      const raw = new PassThrough();
+      const out = raw.pipe(toEntries());
+      const following = await this.deps.launcher.followLog(job, raw, signal).catch(() => false);
+      if (following) return out;
+      raw.destroy();
+    }
+    const kept = await jobsRepo.log(this.deps.store.db, job.id);
+    return Readable.from([kept?.text ?? '']).pipe(toEntries());
   }
 
   /** The job's Kubernetes Events (its Job's and its pod's). */

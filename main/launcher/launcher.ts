@@ -9,13 +9,14 @@
 // minutes) adopts live objects, marks rows whose objects vanished `lost`, and deletes our objects
 // that have no row. Nothing here blocks start-up: no cluster, a bad kubeconfig or an unreachable
 // apiserver is logged and retried with backoff.
+import type { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { isTerminal, next, statusChanged, type JobStatus, type LauncherEvent } from '../../shared/launcher-state';
 import { effectiveResources, type Quotas } from '../../shared/quota';
 import type { TaskService } from '../content/tasks';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
-import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
+import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
 import type { Logger } from '../log';
 import { contentRepo } from '../store/content-repo';
 import type { Store } from '../store/db';
@@ -518,7 +519,7 @@ export class Launcher {
     const pod = this.pods.get(job.id);
     if (!session || !pod) return;
     try {
-      const text = await session.core.readNamespacedPodLog({ name: pod, namespace: session.conn.namespace, container: 'main', limitBytes: this.opts.logCapBytes + 1 });
+      const text = await session.core.readNamespacedPodLog({ name: pod, namespace: session.conn.namespace, container: MAIN_CONTAINER, limitBytes: this.opts.logCapBytes + 1 });
       const truncated = Buffer.byteLength(text) > this.opts.logCapBytes;
       await jobsRepo.saveLog(this.deps.store.db, job.id, truncated ? Buffer.from(text).subarray(0, this.opts.logCapBytes).toString() : text, truncated);
     } catch (e) {
@@ -607,7 +608,7 @@ export class Launcher {
     const pod = this.pods.get(job.id);
     if (session && pod) {
       try {
-        const text = await session.core.readNamespacedPodLog({ name: pod, namespace: session.conn.namespace, container: 'main', limitBytes: this.opts.logCapBytes });
+        const text = await session.core.readNamespacedPodLog({ name: pod, namespace: session.conn.namespace, container: MAIN_CONTAINER, limitBytes: this.opts.logCapBytes });
         return { text, truncated: Buffer.byteLength(text) >= this.opts.logCapBytes, source: 'cluster' };
       } catch {
         // fall back to the store
@@ -618,16 +619,16 @@ export class Launcher {
   }
 
   /** Follow the pod's log (client-node's Log API) into `out` until the container ends or `signal` aborts. */
-  async followLog(job: JobRecord, out: NodeJS.WritableStream, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Follow the pod's log (client-node's Log API) into `out` until the container ends or `signal`
+   * aborts. Resolves once following (true), or false when there is no pod to follow.
+   */
+  async followLog(job: JobRecord, out: Writable, signal: AbortSignal): Promise<boolean> {
     const session = this.session;
     const pod = this.pods.get(job.id);
     if (!session || !pod) return false;
-    const { PassThrough } = await import('node:stream');
-    const pipe = new PassThrough();
-    pipe.pipe(out);
-    const abort = await new k8s.Log(session.conn.kc).log(session.conn.namespace, pod, 'main', pipe, { follow: true });
+    const abort = await new k8s.Log(session.conn.kc).log(session.conn.namespace, pod, MAIN_CONTAINER, out, { follow: true });
     signal.addEventListener('abort', () => abort.abort(), { once: true });
-    await new Promise<void>((resolve) => pipe.on('end', resolve).on('close', resolve).on('error', () => resolve()));
     return true;
   }
 

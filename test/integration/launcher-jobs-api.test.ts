@@ -77,5 +77,11 @@ describe.each(BACKENDS)('jobs API on $name', (backend) => {
       ['stdout', 'three'],
     ]);
     expect((await h.req('GET', `${C}/${guid}/jobs/${build}/log?maxLogLines=x`, { key: h.keys.publisher })).status).toBe(400);
+    // tail: without a pod to follow, the kept log as LogEntry lines, then the end.
+    const tail = await h.req('GET', `${C}/${guid}/jobs/${build}/tail`, { key: h.keys.publisher });
+    expect(tail.status).toBe(200);
+    expect(tail.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    expect(tail.text.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual(['one', 'two', 'three']);
+    expect((await h.req('GET', `${C}/${guid}/jobs/${build}/tail`, { key: h.keys.other })).status).toBe(403);
   });
 });

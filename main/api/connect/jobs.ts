@@ -1,6 +1,6 @@
 // Connect's jobs API beyond listing (tasks.ts lists and reads): DELETE …/jobs/{key} orders a kill
 // (Connect's KillJobOrder answer; 409 with code 163 for an ended job), GET …/jobs/{key}/log gives
-// LogEntries, and GET …/jobs/{key}/events (Offhost's own) the Kubernetes Events of the job.
+// LogEntries, …/jobs/{key}/tail streams them, and GET …/jobs/{key}/events (Offhost's own) the Kubernetes Events of the job.
 import type { FastifyInstance } from 'fastify';
 import { parseGuid } from '../../../shared/api';
 import { AppError } from '../../../shared/errors';
@@ -33,6 +33,14 @@ export function registerJobRoutes(app: FastifyInstance, core: Core): void {
     const max = queryInt(req.query, 'maxLogLines', 5000);
     const { entries } = await core.jobs.log(parseGuid(req.params.guid), parseKey(req.params.key), need(req, 'publisher'), Math.max(1, Math.min(max, 100_000)));
     return { entries };
+  });
+
+  // Connect's tail: LogEntry objects, one JSON per line, live while the job runs.
+  app.get<WithKey>(`${API}/v1/content/:guid/jobs/:key/tail`, async (req, reply) => {
+    const gone = new AbortController();
+    req.raw.on('close', () => gone.abort());
+    const stream = await core.jobs.tail(parseGuid(req.params.guid), parseKey(req.params.key), need(req, 'publisher'), gone.signal);
+    return reply.header('content-type', 'application/x-ndjson; charset=utf-8').send(stream);
   });
 
   app.get<WithKey>(`${API}/v1/content/:guid/jobs/:key/events`, async (req) => {

@@ -62,6 +62,8 @@ export type LauncherEvent =
   /** The pod is gone from the cluster (a watch DELETED, or absent at reconciliation). */
   | { type: 'pod-gone'; at: string }
   | { type: 'job'; at: string; job: JobObservation }
+  /** The Job controller cannot create the pod (a FailedCreate Event: a ResourceQuota, a webhook). */
+  | { type: 'job-warning'; at: string; reason: string; message: string }
   /** The Job and its pod are gone (reconciliation found nothing for a live row). */
   | { type: 'vanished'; at: string; message: string }
   /** A person (or the API) asked to stop it. */
@@ -143,6 +145,11 @@ export function next(s: JobStatus, e: LauncherEvent): Transition {
       if (s.state === 'queued') return same(s);
       if (e.job.outcome === 'complete') return end(s, 'succeeded', e.job.at ?? e.at, { exit_code: s.exit_code ?? 0 }, [{ type: 'say', line: 'Finished successfully.' }]);
       return end(s, 'failed', e.job.at ?? e.at, { reason: e.job.reason, message: e.job.message }, [{ type: 'say', line: `Failed: ${failWords(e.job.reason, e.job.message)}` }]);
+    case 'job-warning': {
+      // Only while no pod has been placed: once one runs, the pod says more.
+      if (s.state !== 'pending' || s.scheduled_time !== null || (s.reason === e.reason && s.message === e.message)) return same(s);
+      return { status: { ...s, reason: e.reason, message: e.message }, effects: [{ type: 'say', line: `Kubernetes cannot create the pod (${e.reason}): ${e.message}` }] };
+    }
     case 'pod':
       if (s.state === 'queued') return same(s);
       return fromPod(s, e.pod, e.at);

@@ -34,6 +34,8 @@ export interface LauncherOptions {
   /** The most of a pod's log kept in the store once the job ends (its end is kept). */
   logCapBytes: number;
   backoffMs: { initial: number; max: number };
+  /** How long after creating a Job to look once for why it has no pod yet. */
+  podlessCheckMs: number;
 }
 
 export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
@@ -42,6 +44,7 @@ export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
   reconcileEveryMs: 3 * 60_000,
   logCapBytes: 1024 * 1024,
   backoffMs: { initial: 1000, max: 60_000 },
+  podlessCheckMs: 5000,
 };
 
 export interface LauncherDeps {
@@ -487,6 +490,8 @@ export class Launcher {
       const lines = eff.clamped.map((c) => `[${job.kind} ${job.key}] ${c.message}`);
       if (lines.length && job.task_id) await this.deps.tasks.append(job.task_id, lines);
       await this.apply(id, { type: 'created', at: at() });
+      // One look, a few seconds on, at a Job that still has no pod (reconciliation looks again).
+      setTimeout(() => void this.checkPodless(id), this.opts.podlessCheckMs).unref();
     } catch (e) {
       // Left in 'creating': the next pump or reconciliation tries again.
       if (statusOf(e) !== undefined && statusOf(e)! >= 400 && statusOf(e)! < 500 && statusOf(e) !== 409 && statusOf(e) !== 429)
@@ -562,6 +567,11 @@ export class Launcher {
       }
       const verdict = observeJob(kj);
       if (verdict && !podIds.has(row.id)) await this.apply(row.id, { type: 'job', at, job: verdict });
+      // A Job with no pod: the Job controller may be unable to make one (its Events say why).
+      if (!verdict && !podIds.has(row.id) && row.state === 'pending') {
+        const warning = await this.failedCreate(session, objectName(row.id)).catch(() => undefined);
+        if (warning) await this.apply(row.id, { type: 'job-warning', at, reason: warning.reason, message: warning.message });
+      }
     }
     const ids = [...k8sJobs.keys()];
     const rows = new Map((await jobsRepo.getMany(db, ids)).map((r) => [r.id, r]));
@@ -578,6 +588,21 @@ export class Launcher {
         if (statusOf(e) !== 404) this.warn(`cannot delete Job ${objectName(id)}`, e);
       }
     }
+  }
+
+  private async checkPodless(id: number): Promise<void> {
+    const session = this.session;
+    if (!session || this.pods.has(id) || this.stopped) return;
+    const warning = await this.failedCreate(session, objectName(id)).catch(() => undefined);
+    if (warning) await this.apply(id, { type: 'job-warning', at: this.now(), reason: warning.reason, message: warning.message });
+  }
+
+  /** The newest FailedCreate Event of a Job, if any. */
+  private async failedCreate(session: Session, name: string): Promise<{ reason: string; message: string } | undefined> {
+    const list = await session.core.listNamespacedEvent({ namespace: session.conn.namespace, fieldSelector: `involvedObject.kind=Job,involvedObject.name=${name},reason=FailedCreate` });
+    const time = (e: k8s.CoreV1Event) => new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
+    const last = list.items.sort((a, b) => time(a) - time(b)).at(-1);
+    return last ? { reason: last.reason ?? 'FailedCreate', message: last.message ?? '' } : undefined;
   }
 
   // --- reading -----------------------------------------------------------------------------------

@@ -182,6 +182,20 @@ const rows: Row[] = [
     event: { type: 'pod', at: T2, pod: pod({ phase: 'Running', scheduled: { ok: true, at: T1 }, container: { state: 'running', started_at: T1 } }) },
     expect: { scheduled_time: '2026-01-01T00:00:01.400Z', started_time: '2026-01-01T00:00:01.400Z', image_pulled_time: '2026-01-01T00:00:01.400Z' },
   },
+  {
+    name: 'FailedCreate while no pod exists → pending, reason and words',
+    from: status('pending'),
+    event: { type: 'job-warning', at: T1, reason: 'FailedCreate', message: 'pods "x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0' },
+    expect: { state: 'pending', reason: 'FailedCreate' },
+    says: /^Kubernetes cannot create the pod \(FailedCreate\): pods "x" is forbidden: exceeded quota/,
+  },
+  {
+    name: 'FailedCreate after the pod was placed → ignored',
+    from: status('running', { scheduled_time: T1 }),
+    event: { type: 'job-warning', at: T2, reason: 'FailedCreate', message: 'late' },
+    expect: { state: 'running', reason: null },
+    effects: [],
+  },
   { name: 'launch twice → the second does nothing', from: status('creating'), event: { type: 'launch', at: T1 }, expect: { state: 'creating' }, effects: [] },
   {
     name: 'a pod seen before the create call returned → pending, created said once',

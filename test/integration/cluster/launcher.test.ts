@@ -259,6 +259,22 @@ describe.skipIf(!isLocalCluster()).each(BACKENDS)('launcher on $name', (backend)
     await eventually(async () => (await batch.listNamespacedJob({ namespace: ns.name, labelSelector: `offhost.dev/job-id=${first.id}` })).items.length === 0, { timeoutMs: 30_000, what: 'the old Job gone' });
   });
 
+  it('a ResourceQuota that refuses the pod → pending with the Job controller’s words', async () => {
+    const { core } = kube();
+    await core.createNamespacedResourceQuota({ namespace: ns.name, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
+    try {
+      const c = await h.content('python-fastapi');
+      const job = await h.addJob(c, 'build', 'python-fastapi');
+      const waiting = await h.waitFor(job.id, (j) => j.reason === 'FailedCreate', 30_000);
+      expect(waiting.state).toBe('pending');
+      expect(waiting.message).toMatch(/forbidden: exceeded quota: no-pods/);
+      expect((await tasksRepo.get(h.store.db, c.taskId))?.output.join('\n')).toMatch(/Kubernetes cannot create the pod \(FailedCreate\): .*exceeded quota/);
+      await h.launcher.cancel(job.id, 'test');
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: 'no-pods', namespace: ns.name });
+    }
+  });
+
   it('a pod deleted behind its back → lost, with the reason', async () => {
     const { core } = kube();
     const c = await h.content('api');

@@ -16,6 +16,7 @@ import { effectiveResources, type Quotas } from '../../shared/quota';
 import type { TaskService } from '../content/tasks';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
+import { Reconnector, type Backoff } from '../kube/reconnect';
 import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
 import type { Logger } from '../log';
 import { contentRepo } from '../store/content-repo';
@@ -33,7 +34,7 @@ export interface LauncherOptions {
   reconcileEveryMs: number;
   /** The most of a pod's log kept in the store once the job ends (its end is kept). */
   logCapBytes: number;
-  backoffMs: { initial: number; max: number };
+  backoffMs: Backoff;
   /** How long after creating a Job to look once for why it has no pod yet. */
   podlessCheckMs: number;
 }
@@ -87,7 +88,7 @@ export class Launcher {
   private readonly now: () => string;
   private stopped = true;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private reconnector: Reconnector | undefined;
   private session: Session | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -132,7 +133,7 @@ export class Launcher {
     this.unsubscribe?.();
     clearInterval(this.reconcileTimer);
     this.session?.end(new Error('stopped'));
-    this.wake?.();
+    this.reconnector?.stop();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
     await Promise.race([Promise.all([this.loop, this.pumping, ...this.chains.values()]), grace]);
     this.status.state = 'stopped';
@@ -170,37 +171,20 @@ export class Launcher {
 
   // --- the watch ---------------------------------------------------------------------------------
 
-  private async run(): Promise<void> {
-    const { initial, max } = this.opts.backoffMs;
-    let delay = initial;
-    while (!this.stopped) {
-      try {
+  private run(): Promise<void> {
+    this.reconnector = new Reconnector(this.opts.backoffMs);
+    return this.reconnector.run(
+      (healthy) => {
         const conn = this.deps.connect();
         this.status.namespace = conn.namespace;
-        const started = Date.now();
-        await this.listAndWatch(conn, () => (delay = initial));
-        if (Date.now() - started < 1000) await this.sleep(initial);
-      } catch (e) {
-        if (this.stopped) break;
+        return this.listAndWatch(conn, healthy);
+      },
+      (e, retryInMs) => {
         this.status.state = 'retrying';
         this.status.error = describeError(e);
-        this.deps.log.warn({ namespace: this.status.namespace, retryInMs: delay }, `launcher: cannot watch the cluster: ${this.status.error}`);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, max);
-      }
-    }
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.stopped) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+        this.deps.log.warn({ namespace: this.status.namespace, retryInMs }, `launcher: cannot watch the cluster: ${this.status.error}`);
+      },
+    );
   }
 
   /** List our pods, reconcile, then watch from the list's version until the watch ends or fails. */

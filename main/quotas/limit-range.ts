@@ -12,6 +12,7 @@ import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../shared/qua
 import type { LimitRangeMirrorStatus, Quotas } from '../../shared/quota';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
+import { Reconnector, type Backoff } from '../kube/reconnect';
 import type { Logger } from '../log';
 
 export const LIMIT_RANGE_NAME = 'offhost-quotas';
@@ -93,7 +94,7 @@ export interface LimitRangeSyncDeps {
   events: EventBus;
   log: Logger;
   /** First and longest wait between attempts after a failure (default 1 s, 60 s). */
-  backoffMs?: { initial: number; max: number };
+  backoffMs?: Backoff;
 }
 
 export interface LimitRangeSyncStatus extends LimitRangeMirrorStatus {
@@ -114,7 +115,7 @@ export class LimitRangeSync {
   private readonly deps: LimitRangeSyncDeps;
   private stopped = true;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private reconnector: Reconnector | undefined;
   private session: Session | undefined;
   private kicked = false;
   private draining: Promise<void> | undefined;
@@ -139,7 +140,7 @@ export class LimitRangeSync {
     this.stopped = true;
     this.unsubscribe?.();
     this.session?.end(new Error('stopped'));
-    this.wake?.();
+    this.reconnector?.stop();
     // A request to a cluster that does not answer cannot be cancelled here; do not let it hold up
     // shutdown. The loop ends on its own when it returns, and writes nothing once stopped.
     const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
@@ -147,42 +148,22 @@ export class LimitRangeSync {
     this.status.state = 'stopped';
   }
 
-  private async run(): Promise<void> {
-    const { initial, max } = this.deps.backoffMs ?? { initial: 1000, max: 60_000 };
-    let delay = initial;
-    while (!this.stopped) {
-      try {
+  private run(): Promise<void> {
+    this.reconnector = new Reconnector(this.deps.backoffMs ?? { initial: 1000, max: 60_000 });
+    return this.reconnector.run(
+      (healthy) => {
         // The kubeconfig is read on each attempt, so fixing it needs no restart.
         const conn = this.deps.connect();
         this.status.namespace = conn.namespace;
-        const started = Date.now();
-        await this.listAndWatch(conn, () => (delay = initial));
-        // The server ended the watch (as it does every few minutes): list again at once, but
-        // never in a tight loop if it keeps ending watches straight away.
-        if (Date.now() - started < 1000) await this.sleep(initial);
-      } catch (e) {
-        if (this.stopped) break;
+        return this.listAndWatch(conn, healthy);
+      },
+      (e, retryInMs) => {
         const message = describeError(e);
         this.status.state = 'retrying';
         this.status.error = message;
-        this.deps.log.warn({ namespace: this.status.namespace, retryInMs: delay }, `cannot keep the quotas LimitRange in sync: ${message}`);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, max);
-      }
-    }
-  }
-
-  /** Waits `ms`, or less if stop() is called. */
-  private async sleep(ms: number): Promise<void> {
-    if (this.stopped) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+        this.deps.log.warn({ namespace: this.status.namespace, retryInMs }, `cannot keep the quotas LimitRange in sync: ${message}`);
+      },
+    );
   }
 
   /** List, reconcile, then watch from the list's version until the watch ends (resolve: re-list) or fails (reject). */

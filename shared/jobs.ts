@@ -1,29 +1,20 @@
 // The jobs part of the UI contract (shared/api.ts): what a job looks like to the UI, and the
 // inputs of jobs.list / jobs.get / jobs.cancel / jobs.log, validated with errors that name the field.
 import { AppError } from './errors';
-import type { JobKind, JobState } from './content';
+import type { JobKind } from './content';
+import type { JobStatus } from './launcher-state';
 
-export interface JobView {
+/** A job as the UI sees it: its launcher status plus what it is. */
+export interface JobView extends JobStatus {
   key: string;
   kind: JobKind;
   tag: string;
-  state: JobState;
   bundle_id: string;
   environment_guid: string;
   image: string;
-  /** The Kubernetes Job's name and the node its pod ran on. */
+  /** The Kubernetes Job's name. */
   k8s_name: string | null;
-  node_name: string | null;
   queued_time: string;
-  created_time: string | null;
-  scheduled_time: string | null;
-  image_pulled_time: string | null;
-  started_time: string | null;
-  ready_time: string | null;
-  finished_time: string | null;
-  exit_code: number | null;
-  reason: string | null;
-  message: string | null;
 }
 
 export interface JobLog {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { KubeConnection } from './config';
+import { statusOf } from './errors';
 import type { Logger } from '../log';
 
 export interface LeaseOptions {
@@ -101,7 +102,7 @@ export class LeaderElector {
     try {
       lease = await api.readNamespacedLease({ name: this.opts.name, namespace });
     } catch (e) {
-      if (!(e instanceof k8s.ApiException) || e.code !== 404) throw e;
+      if (statusOf(e) !== 404) throw e;
       try {
         await api.createNamespacedLease({
           namespace,
@@ -112,7 +113,7 @@ export class LeaderElector {
         });
         return true;
       } catch (err) {
-        if (err instanceof k8s.ApiException && err.code === 409) return false; // another won the race
+        if (statusOf(err) === 409) return false; // another won the race
         throw err;
       }
     }
@@ -138,7 +139,7 @@ export class LeaderElector {
       });
       return true;
     } catch (e) {
-      if (e instanceof k8s.ApiException && e.code === 409) return false; // someone else wrote it first
+      if (statusOf(e) === 409) return false; // someone else wrote it first
       throw e;
     }
   }

@@ -16,6 +16,7 @@ import { effectiveResources, type Quotas } from '../../shared/quota';
 import type { TaskService } from '../content/tasks';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
+import { describeError, statusOf } from '../kube/errors';
 import { Reconnector, type Backoff } from '../kube/reconnect';
 import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
 import type { Logger } from '../log';
@@ -662,27 +663,6 @@ function toIso(t: Date | string | undefined | null): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-function statusOf(e: unknown): number | undefined {
-  return e instanceof k8s.ApiException ? e.code : undefined;
-}
-
 function isAbort(e: unknown): boolean {
   return e instanceof Error && (e.name === 'AbortError' || /aborted/i.test(e.message));
-}
-
-/** The apiserver's own message when there is one, else the error's. */
-export function describeError(e: unknown): string {
-  if (e instanceof k8s.ApiException) {
-    const body: unknown = e.body;
-    let message: string | undefined;
-    if (typeof body === 'string') {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message;
-      } catch {
-        message = body;
-      }
-    } else if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
-    return `HTTP ${e.code}: ${message ?? 'no message'}`;
-  }
-  return e instanceof Error ? e.message : String(e);
 }

@@ -12,6 +12,7 @@ import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../shared/qua
 import type { LimitRangeMirrorStatus, Quotas } from '../../shared/quota';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
+import { describeError, statusOf } from '../kube/errors';
 import { Reconnector, type Backoff } from '../kube/reconnect';
 import type { Logger } from '../log';
 
@@ -268,25 +269,4 @@ export class LimitRangeSync {
       }
     }
   }
-}
-
-function statusOf(e: unknown): number | undefined {
-  return e instanceof k8s.ApiException ? e.code : undefined;
-}
-
-/** The apiserver's own message when there is one ("namespaces \"x\" not found"), else the error's. */
-function describeError(e: unknown): string {
-  if (e instanceof k8s.ApiException) {
-    const body: unknown = e.body;
-    let message: string | undefined;
-    if (typeof body === 'string') {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message;
-      } catch {
-        message = body;
-      }
-    } else if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
-    return `HTTP ${e.code}: ${message ?? 'no message'}`;
-  }
-  return e instanceof Error ? e.message : String(e);
 }

@@ -24,22 +24,8 @@ export interface NewAuditEntry {
 }
 
 export const auditRepo = {
-  async record(
-    db: Kysely<Database>,
-    entry: { actor: string; action: string; targetType: string; targetId: string; before?: unknown; after?: unknown; time: string },
-  ): Promise<void> {
-    await db
-      .insertInto('audit_log')
-      .values({
-        time: entry.time,
-        actor: entry.actor,
-        action: entry.action,
-        target_type: entry.targetType,
-        target_id: entry.targetId,
-        before: entry.before === undefined ? null : JSON.stringify(entry.before),
-        after: entry.after === undefined ? null : JSON.stringify(entry.after),
-      })
-      .execute();
+  async record(db: Kysely<Database>, entry: NewAuditEntry): Promise<void> {
+    await db.insertInto('audit_log').values(auditRow(entry)).execute();
   },
 
   /** Many entries in multi-row inserts, for imports and file syncs: 100 rows a statement (a few
@@ -47,16 +33,7 @@ export const auditRepo = {
   async recordMany(db: Kysely<Database>, entries: readonly NewAuditEntry[]): Promise<void> {
     for (let i = 0; i < entries.length; i += 100) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const rows = entries.slice(i, i + 100).map((entry) => ({
-        time: entry.time,
-        actor: entry.actor,
-        action: entry.action,
-        target_type: entry.targetType,
-        target_id: entry.targetId,
-        before: entry.before === undefined ? null : JSON.stringify(entry.before),
-        after: entry.after === undefined ? null : JSON.stringify(entry.after),
-      }));
-      await db.insertInto('audit_log').values(rows).execute();
+      await db.insertInto('audit_log').values(entries.slice(i, i + 100).map(auditRow)).execute();
     }
   },
 
@@ -77,3 +54,15 @@ export const auditRepo = {
     }));
   },
 };
+
+function auditRow(entry: NewAuditEntry) {
+  return {
+    time: entry.time,
+    actor: entry.actor,
+    action: entry.action,
+    target_type: entry.targetType,
+    target_id: entry.targetId,
+    before: entry.before === undefined ? null : JSON.stringify(entry.before),
+    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+  };
+}

@@ -2,6 +2,7 @@
 // turns each into a Kubernetes Job and writes every state change back here.
 import type { Kysely, Selectable } from 'kysely';
 import type { JobKind, JobState } from '../../shared/content';
+import { initialStatus, type JobStatus } from '../../shared/launcher-state';
 import type { Database, JobsTable } from './schema';
 
 type Db = Kysely<Database>;
@@ -18,7 +19,7 @@ export interface JobResources {
   idle_timeout: number | null;
 }
 
-export interface JobRecord {
+export interface JobRecord extends JobStatus {
   id: number;
   key: string;
   content_id: number;
@@ -26,7 +27,6 @@ export interface JobRecord {
   task_id: string | null;
   kind: JobKind;
   tag: string;
-  state: JobState;
   after_job_id: number | null;
   environment_guid: string;
   image: string;
@@ -34,18 +34,7 @@ export interface JobRecord {
   k8s_namespace: string | null;
   k8s_name: string | null;
   queued_time: string;
-  created_time: string | null;
-  scheduled_time: string | null;
-  image_pulled_time: string | null;
-  started_time: string | null;
-  ready_time: string | null;
-  finished_time: string | null;
-  exit_code: number | null;
-  reason: string | null;
-  message: string | null;
   updated_time: string;
-  /** The node the pod ran on (migration 0007). */
-  node_name: string | null;
 }
 
 function toRecord(row: Selectable<JobsTable>): JobRecord {
@@ -54,15 +43,10 @@ function toRecord(row: Selectable<JobsTable>): JobRecord {
   return { ...rest, kind: row.kind as JobKind, state: row.state as JobState, resources: JSON.parse(row.resources) as JobResources };
 }
 
-/** The fields the launcher writes as a job moves (shared/launcher-state.ts JobStatus). */
-export type JobStatusFields = Pick<
-  JobRecord,
-  'state' | 'created_time' | 'scheduled_time' | 'image_pulled_time' | 'started_time' | 'ready_time' | 'finished_time' | 'exit_code' | 'reason' | 'message' | 'node_name'
->;
 const ACTIVE = ['creating', 'pending', 'running'];
 
 /** A row's status fields alone (what the state machine reads and applyStatus writes). */
-export function jobStatus(job: JobRecord): JobStatusFields {
+export function jobStatus(job: JobRecord): JobStatus {
   const { state, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name } = job;
   return { state, created_time, scheduled_time, image_pulled_time, started_time, ready_time, finished_time, exit_code, reason, message, node_name };
 }
@@ -76,19 +60,10 @@ export const jobsRepo = {
       .values({
         ...job,
         resources: JSON.stringify(job.resources),
-        state: 'queued',
+        ...initialStatus(),
         k8s_namespace: null,
         k8s_name: null,
         queued_time: now,
-        created_time: null,
-        scheduled_time: null,
-        image_pulled_time: null,
-        started_time: null,
-        ready_time: null,
-        finished_time: null,
-        exit_code: null,
-        reason: null,
-        message: null,
         updated_time: now,
       })
       .returningAll()
@@ -145,7 +120,7 @@ export const jobsRepo = {
    * Write a state change, only if the row is still in the state it was read in (a cancel from the
    * API or another instance may have moved it meanwhile). False: it had moved; read it again.
    */
-  async applyStatus(db: Db, id: number, from: JobRecord['state'], status: JobStatusFields & { k8s_namespace?: string | null; k8s_name?: string | null }, now: string): Promise<boolean> {
+  async applyStatus(db: Db, id: number, from: JobRecord['state'], status: JobStatus & { k8s_namespace?: string | null; k8s_name?: string | null }, now: string): Promise<boolean> {
     const r = await db
       .updateTable('jobs')
       .set({ ...status, updated_time: now })

@@ -4,9 +4,11 @@
  * and paths come from the images themselves.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
-import type * as k8s from '@kubernetes/client-node';
-import { beforeAll, inject } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 import type { Environment, Installation } from '../../../shared/environment';
 import { parseEnvironmentSpec } from '../../../shared/environment';
@@ -171,4 +173,89 @@ export function figure(what: string, value: string): void {
 /** The settings the realnode project's cluster runs with (same as its global setup). */
 export function realNodeClusterSettings(): Settings {
   return { ...loadSettings(), stateDir: inject('realNodeStateDir'), nodes: 1, realNode: true, ports: {}, skipBuild: true };
+}
+
+/** The uid and gid content pods run as (main/kube/manifests.ts), which own what jobs write. */
+export const JOB_UID = 999;
+
+export interface ContentClaim {
+  /** The PersistentVolumeClaim's name, in the block's namespace: what OFFHOST_CONTENT_CLAIM names. */
+  readonly name: string;
+  /** The PersistentVolume (cluster-scoped) behind it. */
+  readonly pv: string;
+  /** The host directory the PersistentVolume is: the server side of mounted mode writes here. */
+  readonly hostDir: string;
+}
+
+/**
+ * The content volume as a cluster provides it: a PersistentVolume of type hostPath on a fresh host
+ * directory (owned by the job user, so pods may write where the server made directories) and a
+ * PersistentVolumeClaim bound to it in the block's namespace. The real node is this machine, so
+ * what a pod writes there the test (or the server, in mounted mode) reads at `hostDir`, and the
+ * reverse. Removed after the block (claim, volume, directory).
+ */
+export function useContentClaim(ns: TestNamespace, claimName = 'offhost-content'): ContentClaim {
+  let pv = '';
+  let hostDir = '';
+  const claim: ContentClaim = {
+    name: claimName,
+    get pv() {
+      if (!pv) throw new Error('the content claim is created in beforeAll; read it inside a test or hook');
+      return pv;
+    },
+    get hostDir() {
+      if (!hostDir) throw new Error('the content claim is created in beforeAll; read it inside a test or hook');
+      return hostDir;
+    },
+  };
+  beforeAll(async () => {
+    const { core } = kube();
+    hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-content-'));
+    fs.chmodSync(hostDir, 0o755);
+    if (process.getuid?.() === 0) fs.chownSync(hostDir, JOB_UID, JOB_UID);
+    else fs.chmodSync(hostDir, 0o777);
+    pv = `${ns.name}-content`.slice(0, 63);
+    await core.createPersistentVolume({
+      body: {
+        metadata: { name: pv, labels: { 'offhost.dev/test': 'true' } },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteMany', 'ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          hostPath: { path: hostDir, type: 'Directory' },
+          claimRef: { namespace: ns.name, name: claimName },
+        },
+      },
+    });
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: ns.name,
+      body: {
+        metadata: { name: claimName },
+        spec: { accessModes: ['ReadWriteMany'], storageClassName: '', volumeName: pv, resources: { requests: { storage: '1Gi' } } },
+      },
+    });
+    await eventually(
+      async () => (await core.readNamespacedPersistentVolumeClaim({ namespace: ns.name, name: claimName })).status?.phase === 'Bound' || undefined,
+      { timeoutMs: 30_000, intervalMs: 100, what: `PersistentVolumeClaim ${claimName} Bound to ${pv}` },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    const { core } = kube();
+    if (pv) {
+      await core.deleteNamespacedPersistentVolumeClaim({ namespace: ns.name, name: claimName }).catch(() => undefined);
+      await core.deletePersistentVolume({ name: pv }).catch(() => undefined);
+    }
+    if (hostDir) fs.rmSync(hostDir, { recursive: true, force: true });
+  }, 60_000);
+  return claim;
+}
+
+/** Enforce Pod Security "restricted" on a test namespace, as a production namespace would. */
+export async function enforceRestricted(namespace: string): Promise<void> {
+  const { core } = kube();
+  await core.patchNamespace(
+    { name: namespace, body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
 }

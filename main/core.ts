@@ -83,7 +83,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   limitRange?.start();
   // The launcher, likewise: it starts at once and retries a cluster it cannot reach.
   const launcher = kubeConfig
-    ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current() })
+    ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), options: kubeConfig.placement ? { placement: kubeConfig.placement } : {} })
     : undefined;
   // Several instances may share the database: only the holder of the Lease runs the launcher.
   const elector = launcher

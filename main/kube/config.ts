@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { placementFromEnv, type Placement } from './placement';
 
 export interface KubeSettings {
   /** Kubeconfig files (merged in order, as kubectl does), or the pod's own service account. */
@@ -12,6 +13,8 @@ export interface KubeSettings {
   context: string | null;
   /** OFFHOST_NAMESPACE; null: the context's namespace, else DEFAULT_NAMESPACE. */
   namespace: string | null;
+  /** OFFHOST_JOB_NODE_SELECTOR / OFFHOST_JOB_TOLERATIONS: where content's pods may run; absent: anywhere. */
+  placement?: Placement;
 }
 
 /** Where content runs when neither OFFHOST_NAMESPACE nor the context names a namespace. */
@@ -30,6 +33,8 @@ export function kubeSettingsFromEnv(env: NodeJS.ProcessEnv, exists: (file: strin
   const namespace = env.OFFHOST_NAMESPACE?.trim() || null;
   if (namespace !== null && (namespace.length > 63 || !DNS_LABEL.test(namespace)))
     throw new Error(`OFFHOST_NAMESPACE must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters), not ${JSON.stringify(namespace)}`);
+  const placement = placementFromEnv(env);
+  const placed = Object.keys(placement.nodeSelector).length > 0 || placement.tolerations.length > 0;
   let source: KubeSettings['source'] | null = null;
   if (env.OFFHOST_KUBECONFIG?.trim()) source = { kind: 'files', files: [path.resolve(env.OFFHOST_KUBECONFIG.trim())], from: 'OFFHOST_KUBECONFIG' };
   else if (env.KUBECONFIG?.trim()) {
@@ -38,9 +43,11 @@ export function kubeSettingsFromEnv(env: NodeJS.ProcessEnv, exists: (file: strin
   } else if (env.KUBERNETES_SERVICE_HOST && exists('/var/run/secrets/kubernetes.io/serviceaccount/token')) source = { kind: 'in-cluster' };
   if (!source) {
     if (context || namespace) throw new Error('OFFHOST_KUBE_CONTEXT and OFFHOST_NAMESPACE need a cluster: set OFFHOST_KUBECONFIG or KUBECONFIG too');
+    if (placed)
+      throw new Error('OFFHOST_JOB_NODE_SELECTOR and OFFHOST_JOB_TOLERATIONS need a cluster: set OFFHOST_KUBECONFIG or KUBECONFIG too');
     return null;
   }
-  return { source, context, namespace };
+  return { source, context, namespace, ...(placed ? { placement } : {}) };
 }
 
 export interface KubeConnection {

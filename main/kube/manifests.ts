@@ -6,6 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { formatCpu, formatMemory } from '../../shared/quantity';
 import { isRendered, type AppMode, type JobKind } from '../../shared/content';
 import type { EffectiveResources } from '../../shared/quota';
+import type { Placement } from './placement';
 
 export const MAIN_CONTAINER = 'main';
 /** The port an app or API listens on inside its pod; the Service forwards to it. */
@@ -34,6 +35,8 @@ export interface LaunchSpec {
   deadlineSeconds: number | null;
   /** How long the finished Job (and its pod, for logs) stays; the launcher copies the log first. */
   ttlSecondsAfterFinished: number;
+  /** The admin's node selector and tolerations (OFFHOST_JOB_NODE_SELECTOR / _TOLERATIONS); none when absent. */
+  placement?: Placement;
   /** Extra pod annotations. Only tests set it (KWOK reads kwok.offhost.dev/* to play a pod's life). */
   podAnnotations?: Record<string, string>;
 }
@@ -91,6 +94,8 @@ export function jobManifest(s: LaunchSpec): k8s.V1Job {
     automountServiceAccountToken: account !== null,
     ...(account !== null ? { serviceAccountName: account } : {}),
     enableServiceLinks: false,
+    ...(s.placement && Object.keys(s.placement.nodeSelector).length ? { nodeSelector: { ...s.placement.nodeSelector } } : {}),
+    ...(s.placement?.tolerations.length ? { tolerations: s.placement.tolerations.map((t) => ({ ...t })) } : {}),
     securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
     containers: [
       {

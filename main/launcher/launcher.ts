@@ -17,6 +17,7 @@ import type { TaskService } from '../content/tasks';
 import type { EventBus } from '../events';
 import type { KubeConnection } from '../kube/config';
 import { describeError, statusOf } from '../kube/errors';
+import { NO_PLACEMENT, type Placement } from '../kube/placement';
 import { Reconnector, type Backoff } from '../kube/reconnect';
 import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
 import type { Logger } from '../log';
@@ -38,6 +39,8 @@ export interface LauncherOptions {
   backoffMs: Backoff;
   /** How long after creating a Job to look once for why it has no pod yet. */
   podlessCheckMs: number;
+  /** Node selector and tolerations for every pod (OFFHOST_JOB_NODE_SELECTOR / _TOLERATIONS). */
+  placement: Placement;
 }
 
 export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
@@ -47,6 +50,7 @@ export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
   logCapBytes: 1024 * 1024,
   backoffMs: { initial: 1000, max: 60_000 },
   podlessCheckMs: 5000,
+  placement: NO_PLACEMENT,
 };
 
 export interface LauncherDeps {
@@ -443,6 +447,7 @@ export class Launcher {
         resources: eff,
         deadlineSeconds: job.kind === 'run' ? null : this.opts.deadlineSeconds[job.kind],
         ttlSecondsAfterFinished: this.opts.ttlSecondsAfterFinished,
+        placement: this.opts.placement,
         podAnnotations: this.deps.testPodAnnotations?.(job),
       };
       const name = objectName(job.id);

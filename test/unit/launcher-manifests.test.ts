@@ -3,6 +3,7 @@
 // (The cluster test proves admission by an apiserver that enforces "restricted".)
 import { describe, expect, it } from 'vitest';
 import { DEPLOYABLE_APP_MODES, JOB_KINDS, isRendered, jobTag, type AppMode, type JobKind } from '../../shared/content';
+import { placementFromEnv as parsePlacement } from '../../main/kube/placement';
 import { containerCommand, jobManifest, needsService, objectName, serviceManifest, type LaunchSpec } from '../../main/kube/manifests';
 
 function spec(kind: JobKind, mode: AppMode, over: Partial<LaunchSpec> = {}): LaunchSpec {
@@ -74,6 +75,45 @@ describe('jobManifest for every app mode × job kind', () => {
     expect(job.spec!.template.spec!.containers[0]!.resources).toEqual({ requests: { cpu: '250m', memory: '1536Mi' }, limits: { cpu: '1500m', memory: '2Gi' } });
     expect(job.spec!.template.metadata?.annotations?.['kwok.offhost.dev/outcome']).toBe('fail');
     expect(job.metadata?.annotations?.['kwok.offhost.dev/outcome']).toBeUndefined();
+  });
+
+  it("puts every pod where the admin's placement says (node selector, tolerations); none by default", () => {
+    const none = jobManifest(spec('render', 'quarto-static')).spec!.template.spec!;
+    expect(none.nodeSelector).toBeUndefined();
+    expect(none.tolerations).toBeUndefined();
+    const placement = parsePlacement({
+      OFFHOST_JOB_NODE_SELECTOR: '{"node.offhost.dev/pool":"content","kubernetes.io/os":"linux"}',
+      OFFHOST_JOB_TOLERATIONS: '[{"key":"offhost.dev/real-node","operator":"Equal","value":"true","effect":"NoSchedule"},{"key":"gpu","operator":"Exists"}]',
+    });
+    const placed = (kind: JobKind, mode: AppMode) => {
+      const pod = jobManifest(spec(kind, mode, { placement })).spec!.template.spec!;
+      return { nodeSelector: pod.nodeSelector, tolerations: pod.tolerations };
+    };
+    for (const { mode, kind } of cases) expect(placed(kind, mode), `${mode} × ${kind}`).toEqual(placed('run', 'shiny'));
+    expect(placed('run', 'shiny')).toMatchInlineSnapshot(`
+        {
+          "nodeSelector": {
+            "kubernetes.io/os": "linux",
+            "node.offhost.dev/pool": "content",
+          },
+          "tolerations": [
+            {
+              "effect": "NoSchedule",
+              "key": "offhost.dev/real-node",
+              "operator": "Equal",
+              "value": "true",
+            },
+            {
+              "key": "gpu",
+              "operator": "Exists",
+            },
+          ],
+        }
+      `);
+    // The builder copies: a later change to the settings object cannot reach a built manifest.
+    const pod = jobManifest(spec('build', 'shiny', { placement })).spec!.template.spec!;
+    placement.tolerations[0]!.value = 'changed';
+    expect(pod.tolerations?.[0]?.value).toBe('true');
   });
 
   it('refuses a job id that cannot make a name', () => {

@@ -81,7 +81,9 @@ export type Effect =
   /** The job reached an end state: release its slot in the queue, settle its deploy task. */
   | { type: 'finished' }
   /** An app or API is running and ready: its deploy task can finish successfully. */
-  | { type: 'ready' };
+  | { type: 'ready' }
+  /** The container started: copy what it prints into the deploy task while it runs. */
+  | { type: 'stream-output' };
 
 export interface Transition {
   status: JobStatus;
@@ -224,7 +226,10 @@ function fromPod(s: JobStatus, pod: PodObservation, at: string): Transition {
     out.image_pulled_time ??= started;
     if (!out.started_time) {
       out.started_time = started;
-      if (c.state === 'running') say('Started.');
+      if (c.state === 'running') {
+        say('Started.');
+        effects.push({ type: 'stream-output' });
+      }
     }
     if (out.state === 'pending') out.state = 'running';
     if (c.state === 'running' && out.reason !== null) {

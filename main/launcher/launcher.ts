@@ -26,6 +26,7 @@ import type { Store } from '../store/db';
 import { jobStatus, jobsRepo, type JobRecord } from '../store/jobs-repo';
 import { tasksRepo } from '../store/tasks-repo';
 import { observeJob, observePod } from './observe';
+import { TaskOutput } from './task-output';
 
 const STOP_GRACE_MS = 2000;
 
@@ -107,11 +108,13 @@ export class Launcher {
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   readonly status: LauncherStatus = { state: 'stopped', namespace: null, error: null, podEvents: 0, relists: 0 };
+  private readonly output: TaskOutput;
 
   constructor(deps: LauncherDeps) {
     this.deps = deps;
     this.opts = { ...DEFAULT_LAUNCHER_OPTIONS, ...deps.options };
     this.now = deps.now ?? (() => new Date().toISOString());
+    this.output = new TaskOutput({ append: (taskId, lines) => this.deps.tasks.append(taskId, lines), warn: (what, e) => this.warn(what, e) });
   }
 
   /** Returns at once; the work goes on in the background until stop(). */
@@ -139,6 +142,7 @@ export class Launcher {
     clearInterval(this.reconcileTimer);
     this.session?.end(new Error('stopped'));
     this.reconnector?.stop();
+    this.output.stopAll();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
     await Promise.race([Promise.all([this.loop, this.pumping, ...this.chains.values()]), grace]);
     this.status.state = 'stopped';
@@ -340,10 +344,16 @@ export class Launcher {
           settle = await this.settlement(job);
           finished = true;
           break;
+        case 'stream-output':
+          if (job.task_id) this.output.start(job.id, job.task_id, (out, signal) => this.followLog(job, out, signal));
+          break;
       }
     }
     if (job.task_id && (lines.length || settle)) {
       const task = await tasksRepo.get(this.deps.store.db, job.task_id);
+      // The job's own output comes before the launcher's verdict on it.
+      if (finished && task && !task.finished) await this.output.finish(job.id, job.task_id, (await jobsRepo.log(this.deps.store.db, job.id))?.text ?? null);
+      if (replaced) await this.output.stop(job.id);
       if (task && !task.finished) {
         if (settle?.code === 0) lines.push(job.kind === 'run' ? 'Status: the content is running.' : 'Status: done.');
         else if (settle) lines.push(`Status: failed. ${settle.error}`);

@@ -86,7 +86,7 @@ const rows: Row[] = [
     from: status('pending', { scheduled_time: T1, reason: 'ContainerCreating' }),
     event: { type: 'pod', at: T3, pod: pod({ phase: 'Running', node_name: 'n1', scheduled: { ok: true, at: T1 }, container: { state: 'running', started_at: T2 } }) },
     expect: { state: 'running', started_time: T2, image_pulled_time: T2, reason: null, message: null },
-    effects: ['say'],
+    effects: ['say', 'stream-output'],
   },
   {
     name: 'running + ready → ready time, ready effect',

@@ -349,11 +349,14 @@ export class Launcher {
           break;
       }
     }
+    // The job's own output comes before the launcher's verdict on it.
+    if (finished || replaced) {
+      const task = job.task_id ? await tasksRepo.get(this.deps.store.db, job.task_id) : undefined;
+      if (finished && task && !task.finished) await this.output.finish(job.id, task.id, (await jobsRepo.log(this.deps.store.db, job.id))?.text ?? null);
+      else await this.output.stop(job.id);
+    }
     if (job.task_id && (lines.length || settle)) {
       const task = await tasksRepo.get(this.deps.store.db, job.task_id);
-      // The job's own output comes before the launcher's verdict on it.
-      if (finished && task && !task.finished) await this.output.finish(job.id, job.task_id, (await jobsRepo.log(this.deps.store.db, job.id))?.text ?? null);
-      if (replaced) await this.output.stop(job.id);
       if (task && !task.finished) {
         if (settle?.code === 0) lines.push(job.kind === 'run' ? 'Status: the content is running.' : 'Status: done.');
         else if (settle) lines.push(`Status: failed. ${settle.error}`);

@@ -19,6 +19,9 @@ import { loadKube } from './kube/config';
 import { Launcher } from './launcher/launcher';
 import { JobsService } from './launcher/jobs-service';
 import { LeaderElector } from './kube/lease';
+import { MetricsSampler } from './metrics/sampler';
+import { MetricsService } from './metrics/service';
+import { metricsOptionsFromEnv } from './metrics/options';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -34,6 +37,10 @@ export interface Core {
   /** Runs jobs on the cluster; undefined when no cluster is configured (jobs stay queued). */
   launcher: Launcher | undefined;
   jobs: JobsService;
+  /** Processes: jobs with their CPU and memory (read from the store on every instance). */
+  metrics: MetricsService;
+  /** Samples metrics.k8s.io on the leader; undefined when no cluster is configured. */
+  sampler: MetricsSampler | undefined;
   apiKeys: ApiKeys;
   sessions: Sessions;
   handlers: Handlers;
@@ -85,19 +92,37 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const launcher = kubeConfig
     ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), options: kubeConfig.placement ? { placement: kubeConfig.placement } : {} })
     : undefined;
-  // Several instances may share the database: only the holder of the Lease runs the launcher.
+  // The metrics sampler (main/metrics/) reads metrics.k8s.io once per interval into the store.
+  // OFFHOST_METRICS_* are read here until main/config.ts (being changed elsewhere) takes them.
+  const metricsOptions = metricsOptionsFromEnv(process.env);
+  const sampler = kubeConfig ? new MetricsSampler({ store, events, log, connect: () => loadKube(kubeConfig), options: metricsOptions }) : undefined;
+  // Several instances may share the database: only the holder of the Lease runs the launcher and
+  // the sampler (so samples are taken once); every instance serves them from the store.
   const elector = launcher
-    ? new LeaderElector({ connect: () => loadKube(kubeConfig!), log, onLeading: () => launcher.start(), onStopped: () => launcher.stop() })
+    ? new LeaderElector({
+        connect: () => loadKube(kubeConfig!),
+        log,
+        onLeading: () => {
+          launcher.start();
+          sampler?.start();
+        },
+        onStopped: async () => {
+          await sampler?.stop();
+          await launcher.stop();
+        },
+      })
     : undefined;
   if (elector) elector.start();
   else log.info('no cluster configured: deployed jobs stay queued. Set OFFHOST_KUBECONFIG (or KUBECONFIG) and OFFHOST_NAMESPACE to run content on Kubernetes.');
   const jobs = new JobsService({ store, content, events, launcher });
-  const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, apiKeys, sessions };
+  const metrics = new MetricsService({ store, content, quotas: () => quotas.current(), options: metricsOptions, configured: kubeConfig !== null });
+  const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, metrics, sampler, apiKeys, sessions };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
     async close() {
       await elector?.stop();
+      await sampler?.stop();
       await launcher?.stop();
       await limitRange?.stop();
       fileSync?.close();

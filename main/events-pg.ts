@@ -109,12 +109,22 @@ export class PgEventRelay {
   }
 }
 
-/** One NOTIFY payload, or several when a list of guids makes it too long. */
+/** The list fields an event may be split on when it is too long for one NOTIFY (each part is a whole event). */
+const SPLITTABLE = ['guids', 'rows', 'gone'] as const;
+
+/** One NOTIFY payload, or several when a list (guids, a metrics cycle's rows) makes it too long. */
 export function envelopes(origin: string, e: EventName, p: unknown): string[] {
   const one = JSON.stringify({ o: origin, e, p } satisfies Envelope);
   if (one.length < MAX_PAYLOAD) return [one];
-  const guids = (p as { guids?: unknown }).guids;
-  if (!Array.isArray(guids) || guids.length < 2) throw new Error(`event ${e} is too large to send to other instances`);
-  const half = Math.ceil(guids.length / 2);
-  return [...envelopes(origin, e, { ...(p as object), guids: guids.slice(0, half) }), ...envelopes(origin, e, { ...(p as object), guids: guids.slice(half) })];
+  // Halve the longest list; the other fields go with each half.
+  const obj = p as Record<string, unknown>;
+  let field: string | undefined;
+  for (const f of SPLITTABLE) {
+    const v = obj[f];
+    if (Array.isArray(v) && v.length >= 2 && (field === undefined || v.length > (obj[field] as unknown[]).length)) field = f;
+  }
+  if (field === undefined) throw new Error(`event ${e} is too large to send to other instances`);
+  const list = obj[field] as unknown[];
+  const half = Math.ceil(list.length / 2);
+  return [...envelopes(origin, e, { ...obj, [field]: list.slice(0, half) }), ...envelopes(origin, e, { ...obj, [field]: list.slice(half) })];
 }

@@ -16,6 +16,16 @@ import type { ConnectionReport, NoConnection } from './cluster';
 import { parseJobKey, parseMaxLines, type JobLog, type JobView } from './jobs';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
+  parseJobMetricsInput,
+  parseProcessesListInput,
+  type JobMetrics,
+  type JobMetricsInput,
+  type ProcessesListInput,
+  type ProcessesMetricsEvent,
+  type ProcessList,
+  type ProcessSummary,
+} from './processes';
+import {
   parseQuotasHistoryInput,
   parseQuotasPreviewInput,
   parseQuotasUpdateInput,
@@ -202,6 +212,13 @@ export const api = {
     },
   }),
 
+  // A job's CPU and memory history (shared/processes.ts), for its content's publishers.
+  'jobs.metrics': method<JobMetricsInput, JobMetrics>()({ role: 'publisher', parse: (raw) => parseJobMetricsInput(raw, parseGuid) }),
+
+  // Processes (shared/processes.ts): every content's jobs with live usage, for admins.
+  'processes.list': method<ProcessesListInput | void, ProcessList>()({ role: 'admin', parse: parseProcessesListInput }),
+  'processes.summary': method<void, ProcessSummary>()({ role: 'admin', parse: none }),
+
   // The configured cluster (shared/cluster.ts): version, each needed permission, metrics.
   'cluster.test': method<void, ConnectionReport | NoConnection>()({ role: 'admin', parse: none }),
 
@@ -230,6 +247,8 @@ export interface ApiEvents {
   'quotas.changed': { version: number };
   /** A job moved (the launcher wrote its row): refetch that content's jobs. */
   'jobs.changed': { content_guid: string; key: string; state: JobState };
+  /** Once per metrics cycle: the Processes rows whose usage changed (shared/processes.ts). */
+  'processes.metrics': ProcessesMetricsEvent;
   /** Raised by a transport, not the core: the event stream was interrupted, so refetch what you show. */
   'events.resync': Record<string, never>;
 }
@@ -241,6 +260,7 @@ export const EVENT_ROLES: Partial<Record<EventName, Role>> = {
   'content.changed': 'publisher',
   'quotas.changed': 'publisher',
   'jobs.changed': 'publisher',
+  'processes.metrics': 'admin',
 };
 export const EVENT_NAMES = Object.keys(EVENT_ROLES) as EventName[];
 

@@ -8,10 +8,10 @@ import type { Core } from '../core';
 import { contentHandlers } from '../content/handlers';
 import { presentBundle, presentContent } from '../content/present';
 import type { UserRecord } from '../users/users';
-import type { JobRecord } from '../store/jobs-repo';
 import { loadKube } from '../kube/config';
 import { testConnection } from '../kube/check';
-import type { JobView } from '../../shared/jobs';
+import { jobView } from './job-view';
+import { metricsHandlers } from '../metrics/handlers';
 import { APP_VERSION } from '../version';
 
 export interface CallContext {
@@ -29,7 +29,7 @@ export type Handlers = {
 };
 
 /** `content` may be left out by tests that exercise other parts; its methods then say so. */
-export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs'>>, mode: AppInfo['mode']): Handlers {
+export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs' | 'metrics'>>, mode: AppInfo['mode']): Handlers {
   const envs = core.environments;
   // Without a public URL the UI gets addresses relative to where it is served.
   const base = core.config.publicUrl?.toString() ?? '/';
@@ -61,6 +61,7 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
       return presentBundle(bundle, guid, (await svc.get(guid)).bundle_id);
     },
     ...jobHandlers(core.content, core.jobs),
+    ...metricsHandlers(core.metrics),
     'cluster.test': async () => {
       const settings = core.config.kube;
       if (!settings) return { ok: false, configured: false, message: 'No cluster is configured. Set OFFHOST_KUBECONFIG (or KUBECONFIG) to a kubeconfig, and OFFHOST_NAMESPACE to the namespace content runs in, then restart Offhost.' };
@@ -102,29 +103,5 @@ function jobHandlers(content: Core['content'] | undefined, jobs: Core['jobs'] | 
       const log = await need().jobs.log(guid, key, ctx, maxLines);
       return { lines: log.entries.map((e) => e.data), truncated: log.truncated, source: log.source };
     },
-  };
-}
-
-function jobView(j: JobRecord): JobView {
-  return {
-    key: j.key,
-    kind: j.kind,
-    tag: j.tag,
-    state: j.state,
-    bundle_id: String(j.bundle_id),
-    environment_guid: j.environment_guid,
-    image: j.image,
-    k8s_name: j.k8s_name,
-    node_name: j.node_name,
-    queued_time: j.queued_time,
-    created_time: j.created_time,
-    scheduled_time: j.scheduled_time,
-    image_pulled_time: j.image_pulled_time,
-    started_time: j.started_time,
-    ready_time: j.ready_time,
-    finished_time: j.finished_time,
-    exit_code: j.exit_code,
-    reason: j.reason,
-    message: j.message,
   };
 }

@@ -242,5 +242,25 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('jobs').addColumn('log_truncated', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '0008_job_metrics': {
+      // CPU and memory samples of each job's pod (issue 11; main/metrics/): raw as sampled from
+      // metrics.k8s.io (res 0) and minute averages (res 60) once raw ones age out. t is epoch
+      // seconds (the PodMetrics timestamp, or the minute's start). One row per job, resolution and
+      // time: the primary key makes a repeated sample harmless and serves a job's history.
+      async up(db) {
+        let table = db.schema
+          .createTable('job_metrics')
+          .addColumn('job_id', 'integer', (c) => c.notNull().references('jobs.id').onDelete('cascade'))
+          .addColumn('res', 'integer', (c) => c.notNull())
+          .addColumn('t', 'bigint', (c) => c.notNull())
+          .addColumn('cpu_millicores', 'integer', (c) => c.notNull())
+          .addColumn('memory_bytes', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('job_metrics_pk', ['job_id', 'res', 't']);
+        if (dialect === 'sqlite') table = table.modifyEnd(sql`without rowid`);
+        await table.execute();
+        // Retention and downsampling select by resolution and age.
+        await db.schema.createIndex('job_metrics_res_t').on('job_metrics').columns(['res', 't']).execute();
+      },
+    },
   };
 }

@@ -178,6 +178,17 @@ export interface JobsTable {
   log_truncated: Generated<number>;
 }
 
+/** 0008: a job's CPU and memory samples (main/metrics/). */
+export interface JobMetricsTable {
+  job_id: number;
+  /** 0: raw sample; 60: the average of one minute's samples. */
+  res: number;
+  /** Epoch seconds (bigint: PostgreSQL returns it as text). */
+  t: number | string;
+  cpu_millicores: number;
+  memory_bytes: number | string;
+}
+
 export interface EnvironmentPermissionsTable {
   id: Generated<number>;
   guid: string;
@@ -211,6 +222,7 @@ export interface Database {
   bundles: BundlesTable;
   tasks: TasksTable;
   jobs: JobsTable;
+  job_metrics: JobMetricsTable;
   environment_permissions: EnvironmentPermissionsTable;
 }
 

@@ -1,5 +1,6 @@
 // Configuration from the environment (and command-line flags for the server). Every variable is
 // documented in README.md; nothing else is read from process.env.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kubeSettingsFromEnv, type KubeSettings } from './kube/config';
@@ -33,6 +34,8 @@ export interface Config {
   bundleLimits: { maxBytes: number; maxExpandedBytes: number };
   /** The cluster content runs on (OFFHOST_KUBECONFIG / KUBECONFIG / in a pod); null: none configured. */
   kube: KubeSettings | null;
+  /** An admin API key (its value) the server makes sure exists at start; null: none. */
+  bootstrapAdminKey: string | null;
 }
 
 /** Where Electron keeps app data for productName "Offhost"; the server uses the same place. */
@@ -101,7 +104,62 @@ function byteCount(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   return n;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+/**
+ * The secrets the server takes. Each may come from its variable or, for a mounted Kubernetes
+ * Secret, from NAME_FILE: a path whose contents (trimmed) are the value. (PostgreSQL's own PG*
+ * variables have PGPASSFILE for the same purpose.)
+ */
+export const SECRET_VARIABLES = ['DATABASE_URL', 'OFFHOST_BOOTSTRAP_ADMIN_KEY'] as const;
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/**
+ * The environment with each NAME_FILE of SECRET_VARIABLES read into NAME. Refuses both set, and a
+ * file that is missing, not a regular file, unreadable, larger than 64 KiB or blank — each with
+ * one line naming the variable and the file.
+ */
+export function resolveSecretFiles(env: NodeJS.ProcessEnv, read: (file: string) => Buffer = fs.readFileSync, stat: (file: string) => fs.Stats = fs.statSync): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const fileVar = `${name}_FILE`;
+    const file = env[fileVar]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) throw new Error(`Set ${name} or ${fileVar}, not both`);
+    const where = `${fileVar}=${file}`;
+    let st: fs.Stats;
+    try {
+      st = stat(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(code === 'ENOENT' ? `${where}: the file does not exist` : code === 'EACCES' ? `${where}: the file cannot be reached (permission denied)` : `${where}: ${(e as Error).message}`);
+    }
+    if (!st.isFile()) throw new Error(`${where}: not a regular file${st.isDirectory() ? ' (a directory: name the file inside it, e.g. the Secret key)' : ''}`);
+    if (st.size > MAX_SECRET_FILE_BYTES) throw new Error(`${where}: the file is ${st.size} bytes; a secret file holds at most ${MAX_SECRET_FILE_BYTES} bytes`);
+    let text: string;
+    try {
+      text = read(file).toString('utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(code === 'EACCES' ? `${where}: the file cannot be read by this user${typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : ''}` : `${where}: ${(e as Error).message}`);
+    }
+    const value = text.trim();
+    if (!value) throw new Error(`${where}: the file is empty`);
+    out[name] = value;
+    delete out[fileVar];
+  }
+  return out;
+}
+
+/** The admin API key the server makes sure exists at start (OFFHOST_BOOTSTRAP_ADMIN_KEY[_FILE]). */
+export function bootstrapAdminKey(env: NodeJS.ProcessEnv): string | null {
+  const key = env.OFFHOST_BOOTSTRAP_ADMIN_KEY?.trim();
+  if (!key) return null;
+  if (!/^ohk_[A-Za-z0-9_-]{32,190}$/.test(key))
+    throw new Error('OFFHOST_BOOTSTRAP_ADMIN_KEY must look like an Offhost API key: "ohk_" and 32-190 letters, digits, "-" or "_" (e.g. ohk_$(head -c 32 /dev/urandom | base64 | tr -d "=+/\\n"))');
+  return key;
+}
+
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const env = resolveSecretFiles(rawEnv);
   const dataDir = path.resolve(overrides.dataDir ?? env.OFFHOST_DATA_DIR ?? defaultDataDir(env));
   return {
     dataDir,
@@ -118,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxExpandedBytes: byteCount(env, 'OFFHOST_BUNDLE_MAX_EXPANDED_BYTES', 4 * 1024 ** 3),
     },
     kube: overrides.kube !== undefined ? overrides.kube : kubeSettingsFromEnv(env),
+    bootstrapAdminKey: overrides.bootstrapAdminKey !== undefined ? overrides.bootstrapAdminKey : bootstrapAdminKey(env),
   };
 }
 

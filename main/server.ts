@@ -9,7 +9,7 @@ import { LOGIN_LINK_MINUTES } from './auth/session';
 import { createLogger } from './log';
 
 const USAGE = `Usage: offhost-server [--host 127.0.0.1] [--port 3939] [--data-dir DIR]
-Environment: OFFHOST_PORT, OFFHOST_HOST, OFFHOST_DATA_DIR, DATABASE_URL, OFFHOST_ENVIRONMENTS_FILE, OFFHOST_PUBLIC_URL, OFFHOST_TRUST_PROXY (see README.md)`;
+Environment: OFFHOST_PORT, OFFHOST_HOST, OFFHOST_DATA_DIR, DATABASE_URL[_FILE], OFFHOST_BOOTSTRAP_ADMIN_KEY[_FILE], OFFHOST_ENVIRONMENTS_FILE, OFFHOST_PUBLIC_URL, OFFHOST_TRUST_PROXY (see README.md)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   });
   const log = createLogger();
   const core = await createCore(config, log, 'server');
+  // The chart's API-key Secret (OFFHOST_BOOTSTRAP_ADMIN_KEY_FILE): an admin key that works from the start.
+  if (config.bootstrapAdminKey && (await core.apiKeys.ensureBootstrap(config.bootstrapAdminKey))) log.info('bootstrap admin API key stored (user "admin")');
   const rendererDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../renderer');
   const server = await startHttpServer(core, { rendererDir });
   log.info({ url: server.url, publicUrl: server.publicUrl, database: describeDatabase(config.database) }, 'offhost server listening');

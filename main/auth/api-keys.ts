@@ -7,6 +7,8 @@ import type { Database } from '../store/schema';
 import { toUser, usernameFrom, usersRepo, type UserRecord } from '../users/users';
 
 const KEY_PREFIX = 'ohk_';
+/** created_by of the key OFFHOST_BOOTSTRAP_ADMIN_KEY provides. */
+export const BOOTSTRAP_ACTOR = 'system:bootstrap';
 
 export interface ApiKeyInfo {
   id: number;
@@ -51,6 +53,30 @@ export class ApiKeys {
         .returning('id')
         .executeTakeFirstOrThrow();
       return { key, info: { id: row.id, name: name.trim(), prefix: key.slice(0, 10), role, createdBy, createdTime: created, lastUsedTime: null, user } };
+    });
+  }
+
+  /**
+   * Make sure `key` (from OFFHOST_BOOTSTRAP_ADMIN_KEY, e.g. a Kubernetes Secret) is an admin key of
+   * user "admin". A changed value (a rotated Secret) replaces the previous bootstrap key. Safe when
+   * several instances start at once: the hash is unique, so a racing insert is a no-op.
+   * Returns whether anything changed.
+   */
+  async ensureBootstrap(key: string): Promise<boolean> {
+    if (!key.startsWith(KEY_PREFIX) || key.length > 200) throw new Error(`A bootstrap key must start with ${KEY_PREFIX} and be at most 200 characters.`);
+    const hash = hashKey(key);
+    const created = this.now().toISOString();
+    return this.db.transaction().execute(async (trx) => {
+      const stale = await trx.deleteFrom('api_keys').where('created_by', '=', BOOTSTRAP_ACTOR).where('key_hash', '!=', hash).executeTakeFirst();
+      const existing = await trx.selectFrom('api_keys').select('id').where('key_hash', '=', hash).executeTakeFirst();
+      if (existing) return Number(stale.numDeletedRows) > 0;
+      const user = await usersRepo.ensure(trx, 'admin', 'admin', created);
+      const r = await trx
+        .insertInto('api_keys')
+        .values({ name: 'bootstrap', prefix: key.slice(0, 10), key_hash: hash, role: 'admin', created_by: BOOTSTRAP_ACTOR, created_time: created, user_id: user.id })
+        .onConflict((oc) => oc.column('key_hash').doNothing())
+        .executeTakeFirst();
+      return Number(stale.numDeletedRows) > 0 || Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
     });
   }
 

@@ -14,6 +14,8 @@ import { createCore, type Core } from '../core';
 import { createLogger } from '../log';
 import { APP_ENTRY, APP_SCHEME } from './app-url';
 import { runSingleInstance } from './lifecycle';
+import { openDesktopSecrets } from './secrets';
+import { SECRET_NAMES } from '../secrets/store';
 import { decideWindowOpen, navigationAllowed, permissionAllowed, windowWebPreferences } from './policy';
 import { serveAppRequest } from './protocol';
 import { describeSender, isTrustedSender } from './sender';
@@ -62,7 +64,16 @@ async function start(): Promise<void> {
 
   // Packaged apps carry better-sqlite3 built for Electron beside the asar (see build/electron-native.mjs).
   if (app.isPackaged && !process.env.OFFHOST_SQLITE_BINDING) process.env.OFFHOST_SQLITE_BINDING = path.join(process.resourcesPath, 'native', 'better_sqlite3.node');
-  core = await createCore(loadConfig(process.env, { dataDir: process.env.OFFHOST_DATA_DIR ?? app.getPath('userData') }), log, 'desktop');
+  // Secrets (a PostgreSQL URL with its password) live in the OS keychain, in main only; the
+  // environment's DATABASE_URL / DATABASE_URL_FILE win over the saved one.
+  const dataDir = process.env.OFFHOST_DATA_DIR ?? app.getPath('userData');
+  const secrets = await openDesktopSecrets(dataDir, (message) => log.warn(message));
+  const env = { ...process.env };
+  if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) {
+    const saved = await secrets.get(SECRET_NAMES.databaseUrl);
+    if (saved) env.DATABASE_URL = saved;
+  }
+  core = await createCore(loadConfig(env, { dataDir }), log, 'desktop');
   const actor = `desktop:${os.userInfo().username}`;
 
   ipcMain.handle('offhost:call', async (event, method: unknown, input: unknown) => {

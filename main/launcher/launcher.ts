@@ -69,6 +69,11 @@ export interface LauncherDeps {
    * No configuration reaches it; only tests construct a Launcher with it.
    */
   testPodAnnotations?: (job: JobRecord) => Record<string, string> | undefined;
+  /**
+   * Test-only: the main container's command for a job, instead of containerCommand()'s (a real
+   * node's test prints lines over time to follow). No configuration reaches it either.
+   */
+  testContainerCommand?: (job: JobRecord) => string[] | undefined;
 }
 
 export interface LauncherStatus {
@@ -468,7 +473,10 @@ export class Launcher {
       await jobsRepo.setObjectName(db, id, namespace, name, this.now());
       let created: k8s.V1Job;
       try {
-        created = await batch.createNamespacedJob({ namespace, body: jobManifest(spec) });
+        const body = jobManifest(spec);
+        const command = this.deps.testContainerCommand?.(job);
+        if (command) body.spec!.template.spec!.containers.find((c) => c.name === MAIN_CONTAINER)!.command = command;
+        created = await batch.createNamespacedJob({ namespace, body });
       } catch (e) {
         if (statusOf(e) !== 409) throw e;
         created = await batch.readNamespacedJob({ name, namespace }); // made by an earlier attempt?

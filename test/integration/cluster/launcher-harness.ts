@@ -7,7 +7,7 @@ import { TaskService, newTaskId } from '../../../main/content/tasks';
 import { EventBus } from '../../../main/events';
 import { loadKube } from '../../../main/kube/config';
 import { Launcher, type LauncherOptions } from '../../../main/launcher/launcher';
-import { silentLogger } from '../../../main/log';
+import { silentLogger, type Logger } from '../../../main/log';
 import { bundlesRepo } from '../../../main/store/bundles-repo';
 import { NO_RUNTIMES, contentRepo } from '../../../main/store/content-repo';
 import { openStore, type Store } from '../../../main/store/db';
@@ -29,7 +29,7 @@ export interface Harness {
   annotations: Map<string, Record<string, string>>;
   /** A content item with a deployed bundle and a task; jobs are queued by addJob. */
   content(mode: AppMode): Promise<{ contentId: number; guid: string; bundleId: number; taskId: string }>;
-  addJob(c: { contentId: number; bundleId: number; taskId: string }, kind: JobKind, mode: AppMode, o?: { after?: number; resources?: Partial<JobResources>; annotations?: Record<string, string> }): Promise<JobRecord>;
+  addJob(c: { contentId: number; bundleId: number; taskId: string }, kind: JobKind, mode: AppMode, o?: { after?: number; resources?: Partial<JobResources>; annotations?: Record<string, string>; image?: string }): Promise<JobRecord>;
   /** Resolves with the row once `ok` holds (re-checked on every jobs.changed), or fails with the last row seen. */
   waitFor(id: number, ok: (j: JobRecord) => boolean, timeoutMs?: number): Promise<JobRecord>;
   close(): Promise<void>;
@@ -45,7 +45,11 @@ const NO_RESOURCES: JobResources = {
   idle_timeout: null,
 };
 
-export async function startHarness(backend: Backend, namespace: string, o: { options?: Partial<LauncherOptions>; quotas?: Partial<Quotas>; start?: boolean } = {}): Promise<Harness & { drop(): Promise<void> }> {
+export async function startHarness(
+  backend: Backend,
+  namespace: string,
+  o: { options?: Partial<LauncherOptions>; quotas?: Partial<Quotas>; start?: boolean; log?: Logger; testContainerCommand?: (job: JobRecord) => string[] | undefined } = {},
+): Promise<Harness & { drop(): Promise<void> }> {
   const db = await backend.create();
   const store = await openStore(db.config, silentLogger);
   const events = new EventBus();
@@ -57,11 +61,12 @@ export async function startHarness(backend: Backend, namespace: string, o: { opt
     store,
     events,
     tasks,
-    log: silentLogger,
+    log: o.log ?? silentLogger,
     connect: () => loadKube({ source: { kind: 'files', files: [kubeconfigPath()], from: 'OFFHOST_KUBECONFIG' }, context: null, namespace }),
     quotas: async () => quotas,
     options: { backoffMs: { initial: 200, max: 2000 }, ...o.options },
     testPodAnnotations: (job) => annotations.get(job.key),
+    ...(o.testContainerCommand ? { testContainerCommand: o.testContainerCommand } : {}),
   });
   if (o.start !== false) launcher.start();
   let n = 0;
@@ -101,7 +106,7 @@ export async function startHarness(backend: Backend, namespace: string, o: { opt
           tag: jobTag(kind, mode),
           after_job_id: opts.after ?? null,
           environment_guid: randomUUID(),
-          image: 'registry.invalid/offhost/runner:test',
+          image: opts.image ?? 'registry.invalid/offhost/runner:test',
           resources: { ...NO_RESOURCES, ...opts.resources },
         },
         now(),

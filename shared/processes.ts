@@ -78,7 +78,7 @@ export interface ProcessRow extends JobView {
 export interface ProcessList {
   /** The server's clock: compute ages from it (created_time ?? queued_time → now). */
   now: string;
-  /** Active jobs (queued, creating, pending, running) first, then finished ones, newest first. */
+  /** Active jobs (queued, creating, pending, running; newest first), then finished ones (latest finish first). */
   rows: ProcessRow[];
   /** More finished jobs matched than `limit` allowed; active jobs are never left out. */
   truncated: boolean;

@@ -84,7 +84,7 @@ export class MetricsService {
     const since = new Date(nowMs - hours * 3_600_000).toISOString();
     const [active, finished, latest, stored, quotas] = await Promise.all([
       base().where('jobs.state', 'in', ACTIVE).orderBy('jobs.id', 'desc').execute(),
-      base().where('jobs.state', 'not in', ACTIVE).where('jobs.finished_time', '>=', since).orderBy('jobs.id', 'desc').limit(limit + 1).execute(),
+      base().where('jobs.state', 'not in', ACTIVE).where('jobs.finished_time', '>=', since).orderBy('jobs.finished_time', 'desc').orderBy('jobs.id', 'desc').limit(limit + 1).execute(),
       metricsRepo.latest(db, this.currentSince(nowMs)),
       this.stored(),
       this.deps.quotas(),

@@ -260,6 +260,8 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await table.execute();
         // Retention and downsampling select by resolution and age.
         await db.schema.createIndex('job_metrics_res_t').on('job_metrics').columns(['res', 't']).execute();
+        // Processes lists the jobs that finished in the last hours.
+        await db.schema.createIndex('jobs_finished_time').on('jobs').column('finished_time').execute();
       },
     },
   };

@@ -67,6 +67,8 @@ export const ERRORS = {
   QuotasChanged: { status: 409, connect: 121 },
   /** Cancelling a job that has already ended (Connect's 163). */
   InactiveJob: { status: 409, connect: 163 },
+  /** Settings → Package sources: a URL or repository that build jobs could not use. */
+  InvalidPackageSources: { status: 400, connect: 121 },
 } as const satisfies Record<string, { status: number; connect: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

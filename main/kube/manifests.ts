@@ -7,6 +7,8 @@ import { formatCpu, formatMemory } from '../../shared/quantity';
 import { isRendered, type AppMode, type JobKind } from '../../shared/content';
 import type { EffectiveResources } from '../../shared/quota';
 import type { Placement } from './placement';
+import type { VolumeMount } from '../../shared/environment';
+import { JOB_PATHS, JOB_USER_ID } from '../content/volume';
 
 export const MAIN_CONTAINER = 'main';
 /** The port an app or API listens on inside its pod; the Service forwards to it. */
@@ -39,6 +41,27 @@ export interface LaunchSpec {
   placement?: Placement;
   /** Extra pod annotations. Only tests set it (KWOK reads kwok.offhost.dev/* to play a pod's life). */
   podAnnotations?: Record<string, string>;
+  /**
+   * What the pod runs and sees: the content volume's parts and the job's script
+   * (main/launcher/execution.ts). Absent only in the launcher's own tests of the job lifecycle on
+   * KWOK, whose pods run nothing (containerCommand's line instead).
+   */
+  execution?: PodExecution;
+}
+
+/** The content volume's parts a job's pod mounts, its command, and the environment's own volumes. */
+export interface PodExecution {
+  /** The PersistentVolumeClaim of the content volume (OFFHOST_CONTENT_CLAIM). */
+  claimName: string;
+  /** volumeLayout paths inside the claim. */
+  bundleSubPath: string;
+  librarySubPath: string;
+  /** Render jobs only. */
+  outputSubPath: string | null;
+  /** main/kube/commands.ts jobCommand(). */
+  command: string[];
+  /** The environment's volume_mounts (NFS exports and claims), at their target paths. */
+  environmentMounts: VolumeMount[];
 }
 
 /** The Kubernetes name of everything a job creates: "offhost-job-<id>". */
@@ -53,15 +76,13 @@ export function needsService(kind: JobKind, mode: AppMode): boolean {
 }
 
 /**
- * The container's command line for a kind of work on an app mode. The one place that decides
- * what runs in the pod: the execution step (issue 10) replaces these with the bundle delivery,
- * the package restore and each mode's run command. Until then each job states what it would do
- * and exits 0, so a real node runs it to completion; an app's command keeps running.
+ * The command of a job whose spec has no execution: only the launcher's lifecycle tests on KWOK
+ * build such jobs (their pods run nothing). Real jobs run main/kube/commands.ts's scripts.
  */
 export function containerCommand(kind: JobKind, mode: AppMode, tag: string): string[] {
   const what = `offhost ${kind} job (${tag}) for app mode ${mode}`;
-  if (needsService(kind, mode)) return ['sh', '-c', `echo "${what}: the execution step is not implemented yet; staying up"; exec sleep infinity`];
-  return ['sh', '-c', `echo "${what}: the execution step is not implemented yet"`];
+  if (needsService(kind, mode)) return ['sh', '-c', `echo "${what}: no execution (lifecycle test); staying up"; exec sleep infinity`];
+  return ['sh', '-c', `echo "${what}: no execution (lifecycle test)"`];
 }
 
 function labels(s: LaunchSpec): Record<string, string> {
@@ -84,10 +105,40 @@ function annotations(s: LaunchSpec): Record<string, string> {
   };
 }
 
+const CONTENT_VOLUME = 'content';
+const WORK_VOLUME = 'work';
+
+/** Pod volumes and the main container's mounts for a job's execution. */
+function executionVolumes(x: PodExecution, kind: JobKind): { volumes: k8s.V1Volume[]; mounts: k8s.V1VolumeMount[] } {
+  const volumes: k8s.V1Volume[] = [
+    { name: CONTENT_VOLUME, persistentVolumeClaim: { claimName: x.claimName } },
+    { name: WORK_VOLUME, emptyDir: {} },
+  ];
+  const mounts: k8s.V1VolumeMount[] = [
+    { name: CONTENT_VOLUME, mountPath: JOB_PATHS.bundle, subPath: x.bundleSubPath, readOnly: true },
+    // Only the build writes the library; the app and the render use it as it was restored.
+    { name: CONTENT_VOLUME, mountPath: JOB_PATHS.library, subPath: x.librarySubPath, readOnly: kind !== 'build' },
+    ...(x.outputSubPath !== null ? [{ name: CONTENT_VOLUME, mountPath: JOB_PATHS.output, subPath: x.outputSubPath }] : []),
+    { name: WORK_VOLUME, mountPath: JOB_PATHS.work },
+  ];
+  x.environmentMounts.forEach((m, i) => {
+    const name = `env-${i}`;
+    volumes.push(
+      m.source.volume_type === 'nfs'
+        ? { name, nfs: { server: m.source.nfs_host, path: m.source.nfs_export_path, readOnly: m.target.read_only } }
+        : { name, persistentVolumeClaim: { claimName: m.source.pvc_name, readOnly: m.target.read_only } },
+    );
+    mounts.push({ name, mountPath: m.target.path, readOnly: m.target.read_only });
+  });
+  return { volumes, mounts };
+}
+
 export function jobManifest(s: LaunchSpec): k8s.V1Job {
   const name = objectName(s.job.id);
   const account = s.resources.service_account_name;
   const serves = needsService(s.job.kind, s.content.app_mode);
+  const x = s.execution;
+  const vols = x ? executionVolumes(x, s.job.kind) : undefined;
   const podSpec: k8s.V1PodSpec = {
     restartPolicy: 'Never',
     // The token is mounted only for content that names a service account (checked before launch).
@@ -96,18 +147,29 @@ export function jobManifest(s: LaunchSpec): k8s.V1Job {
     enableServiceLinks: false,
     ...(s.placement && Object.keys(s.placement.nodeSelector).length ? { nodeSelector: { ...s.placement.nodeSelector } } : {}),
     ...(s.placement?.tolerations.length ? { tolerations: s.placement.tolerations.map((t) => ({ ...t })) } : {}),
-    securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+    // fsGroup: volumes that support ownership (most claims) are made writable for the job's group.
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: JOB_USER_ID,
+      runAsGroup: JOB_USER_ID,
+      ...(x ? { fsGroup: JOB_USER_ID, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(vols ? { volumes: vols.volumes } : {}),
     containers: [
       {
         name: MAIN_CONTAINER,
         image: s.image,
-        command: containerCommand(s.job.kind, s.content.app_mode, s.job.tag),
+        command: x ? x.command : containerCommand(s.job.kind, s.content.app_mode, s.job.tag),
+        ...(x ? { workingDir: JOB_PATHS.work, volumeMounts: vols!.mounts } : {}),
         resources: {
           requests: { cpu: formatCpu(Math.round(s.resources.cpu_request * 1000)), memory: formatMemory(s.resources.memory_request) },
           limits: { cpu: formatCpu(Math.round(s.resources.cpu_limit * 1000)), memory: formatMemory(s.resources.memory_limit) },
         },
         securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
         ...(serves ? { ports: [{ name: 'http', containerPort: APP_PORT, protocol: 'TCP' }] } : {}),
+        // Ready when it answers: the launcher reports ready (and the Service routes) only then.
+        ...(serves && x ? { readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 1 } } : {}),
       },
     ],
   };

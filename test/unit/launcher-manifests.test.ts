@@ -121,3 +121,36 @@ describe('jobManifest for every app mode × job kind', () => {
     expect(() => objectName(1.5)).toThrow(/positive integer/);
   });
 });
+
+describe('jobManifest with an execution (the content volume, the script, the environment volumes)', () => {
+  const execution = (kind: JobKind) => ({
+    claimName: 'offhost-content',
+    bundleSubPath: `bundles/${'a'.repeat(64)}`,
+    librarySubPath: 'libraries/0f4b8e2c-5c1e-4f7a-9d0b-3a2e1c4d5e6f/lib-0123',
+    outputSubPath: kind === 'render' ? 'jobs/42/output' : null,
+    command: ['sh', '-c', 'echo hi'],
+    environmentMounts: [
+      { source: { volume_type: 'pvc' as const, pvc_name: 'shared-data' }, target: { path: '/data', read_only: true } },
+      { source: { volume_type: 'nfs' as const, nfs_host: 'nfs.example.com', nfs_export_path: '/exports/x' }, target: { path: '/mnt/x', read_only: false } },
+    ],
+  });
+
+  it.each([
+    ['build', 'python-fastapi'],
+    ['run', 'python-fastapi'],
+    ['render', 'rmd-static'],
+  ] as [JobKind, AppMode][])('%s × %s', (kind, mode) => {
+    const job = jobManifest(spec(kind, mode, { execution: execution(kind) }));
+    const pod = job.spec!.template.spec!;
+    const c = pod.containers[0]!;
+    expect(c.command).toEqual(['sh', '-c', 'echo hi']);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const lib = c.volumeMounts!.find((m) => m.mountPath === '/opt/offhost/library')!;
+    expect(lib.readOnly).toBe(kind !== 'build');
+    expect(c.volumeMounts!.find((m) => m.mountPath === '/opt/offhost/bundle')).toMatchObject({ subPath: `bundles/${'a'.repeat(64)}`, readOnly: true });
+    expect(Boolean(c.volumeMounts!.find((m) => m.mountPath === '/opt/offhost/output'))).toBe(kind === 'render');
+    expect(c.readinessProbe).toEqual(kind === 'run' ? { tcpSocket: { port: 'http' }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 1 } : undefined);
+    expect({ volumes: pod.volumes, mounts: c.volumeMounts, workingDir: c.workingDir }).toMatchSnapshot();
+  });
+});

@@ -1,8 +1,9 @@
 // App shell: navigation on the left, one page on the right; the page lives in the URL hash.
 import { useEffect, useState } from 'react';
 import { EnvironmentsPage } from './pages/EnvironmentsPage';
-import { ComingSoon } from './pages/ComingSoon';
 import { ContentPage } from './pages/ContentPage';
+import { JobDetail } from './processes/JobDetail';
+import { ProcessesPage } from './processes/ProcessesPage';
 import { QuotasPage } from './pages/QuotasPage';
 import { SettingsPage } from './pages/SettingsPage';
 
@@ -19,6 +20,12 @@ type PageId = (typeof PAGES)[number]['id'];
 function currentRoute(): { page: PageId; rest: string } {
   const [id = '', ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
   return { page: (PAGES.find((p) => p.id === id)?.id ?? 'environments') as PageId, rest: rest.join('/') };
+}
+
+/** "<guid>/<key>" -> one job's page. */
+function jobRoute(rest: string): { guid: string; jobKey: string } | undefined {
+  const [guid, jobKey] = rest.split('/');
+  return guid && jobKey ? { guid, jobKey } : undefined;
 }
 
 export function App() {
@@ -69,12 +76,7 @@ export function App() {
         )}
         {page === 'environments' && <EnvironmentsPage />}
         {page === 'content' && <ContentPage guid={route.rest || undefined} />}
-        {page === 'processes' && (
-          <ComingSoon title="Processes" lead="Every build, render and app run as a Kubernetes Job.">
-            <li>A live table of jobs with their state, node, image and current CPU and memory.</li>
-            <li>History charts per job, logs, and cancel.</li>
-          </ComingSoon>
-        )}
+        {page === 'processes' && (jobRoute(route.rest) ? <JobDetail key={route.rest} {...jobRoute(route.rest)!} /> : <ProcessesPage />)}
         {page === 'quotas' && <QuotasPage />}
         {page === 'settings' && <SettingsPage />}
       </main>

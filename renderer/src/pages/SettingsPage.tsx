@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'react';
 import type { AppInfo } from '../../../shared/api';
 import { call, signOut } from '../transport';
+import { savedTheme, setTheme, type ThemeChoice } from '../theme';
 
 export function SettingsPage() {
   const [info, setInfo] = useState<AppInfo | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const [theme, setThemeState] = useState<ThemeChoice>(savedTheme);
   useEffect(() => {
     call('app.info').then(setInfo, (e: Error) => setError(e.message));
   }, []);
@@ -17,6 +19,27 @@ export function SettingsPage() {
         </div>
       </div>
       {error && <div className="banner error">{error}</div>}
+      <fieldset className="card card-body appearance">
+        <legend>Appearance</legend>
+        <div className="segmented" role="radiogroup" aria-label="Theme">
+          {(['system', 'light', 'dark'] as const).map((t) => (
+            <label key={t} className={theme === t ? 'on' : undefined}>
+              <input
+                type="radio"
+                name="theme"
+                value={t}
+                checked={theme === t}
+                onChange={() => {
+                  setTheme(t);
+                  setThemeState(t);
+                }}
+              />
+              {t === 'system' ? 'Same as the system' : t === 'light' ? 'Light' : 'Dark'}
+            </label>
+          ))}
+        </div>
+        <p className="hint">Kept in this browser or desktop app.</p>
+      </fieldset>
       {info && (
         <div className="card card-body">
           <dl className="kv">

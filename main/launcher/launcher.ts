@@ -42,6 +42,8 @@ export interface LauncherOptions {
   podlessCheckMs: number;
   /** Node selector and tolerations for every pod (OFFHOST_JOB_NODE_SELECTOR / _TOLERATIONS). */
   placement: Placement;
+  /** Queued rows read at a time (the queue is paged through until the free slots are used). */
+  queuePage: number;
 }
 
 export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
@@ -52,6 +54,7 @@ export const DEFAULT_LAUNCHER_OPTIONS: LauncherOptions = {
   backoffMs: { initial: 1000, max: 60_000 },
   podlessCheckMs: 5000,
   placement: NO_PLACEMENT,
+  queuePage: 500,
 };
 
 export interface LauncherDeps {
@@ -394,23 +397,30 @@ export class Launcher {
     const quotas = await this.deps.quotas();
     let free = quotas.max_concurrent_jobs - (await jobsRepo.countActive(db));
     if (free <= 0) return;
-    const queued = await jobsRepo.queued(db, 500);
-    const after = await jobsRepo.getMany(db, [...new Set(queued.flatMap((j) => (j.after_job_id === null ? [] : [j.after_job_id])))]);
-    const byId = new Map(after.map((j) => [j.id, j]));
-    for (const job of queued) {
-      if (this.stopped || this.session !== session) return;
-      if (job.after_job_id !== null) {
-        const dep = byId.get(job.after_job_id);
-        if (!dep || (isTerminal(dep.state) && dep.state !== 'succeeded')) {
-          const why = dep ? `the ${dep.kind} job ${dep.key} it waits for ${dep.state}` : 'the job it waits for is gone';
-          await this.apply(job.id, { type: 'cancel', at: this.now(), by: `the launcher (${why})` });
-          continue;
+    // A page at a time, oldest first, until the slots are used: a queue longer than a page (or
+    // headed by jobs waiting for their build) must not wait for the next kick.
+    let afterId = 0;
+    for (;;) {
+      const queued = await jobsRepo.queued(db, this.opts.queuePage, afterId);
+      const after = await jobsRepo.getMany(db, [...new Set(queued.flatMap((j) => (j.after_job_id === null ? [] : [j.after_job_id])))]);
+      const byId = new Map(after.map((j) => [j.id, j]));
+      for (const job of queued) {
+        if (this.stopped || this.session !== session) return;
+        if (job.after_job_id !== null) {
+          const dep = byId.get(job.after_job_id);
+          if (!dep || (isTerminal(dep.state) && dep.state !== 'succeeded')) {
+            const why = dep ? `the ${dep.kind} job ${dep.key} it waits for ${dep.state}` : 'the job it waits for is gone';
+            await this.apply(job.id, { type: 'cancel', at: this.now(), by: `the launcher (${why})` });
+            continue;
+          }
+          if (dep.state !== 'succeeded') continue;
         }
-        if (dep.state !== 'succeeded') continue;
+        if (free <= 0) return;
+        free--;
+        await this.apply(job.id, { type: 'launch', at: this.now() });
       }
-      if (free <= 0) return;
-      free--;
-      await this.apply(job.id, { type: 'launch', at: this.now() });
+      if (queued.length < this.opts.queuePage) return;
+      afterId = queued.at(-1)!.id;
     }
   }
 
@@ -525,7 +535,10 @@ export class Launcher {
       const batch = this.session?.batch ?? conn.kc.makeApiClient(k8s.BatchV1Api);
       await batch.deleteNamespacedJob({ name: objectName(job.id), namespace: conn.namespace, propagationPolicy: 'Foreground' });
     } catch (e) {
-      if (statusOf(e) !== 404) this.warn(`job ${job.id}: cannot delete its Job; reconciliation will`, e);
+      if (statusOf(e) === 404) return;
+      // Not deleted: reconciliation (at the next relist, or every few minutes) must try again.
+      this.deleting.delete(job.id);
+      this.warn(`job ${job.id}: cannot delete its Job; reconciliation will`, e);
     }
   }
 

@@ -80,9 +80,9 @@ export const jobsRepo = {
     return row && toRecord(row);
   },
 
-  /** The oldest queued jobs: what the launcher picks up next. */
-  async queued(db: Db, limit = 100): Promise<JobRecord[]> {
-    return (await db.selectFrom('jobs').selectAll().where('state', '=', 'queued').orderBy('id').limit(limit).execute()).map(toRecord);
+  /** The oldest queued jobs (after `afterId`, for paging): what the launcher picks up next. */
+  async queued(db: Db, limit = 100, afterId = 0): Promise<JobRecord[]> {
+    return (await db.selectFrom('jobs').selectAll().where('state', '=', 'queued').where('id', '>', afterId).orderBy('id').limit(limit).execute()).map(toRecord);
   },
 
   /** Queued work for a content item that a newer deploy supersedes is cancelled, not run. */

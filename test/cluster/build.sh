@@ -244,6 +244,21 @@ main_build() {
 # shellcheck source=node-build.sh
 source "$HERE/node-build.sh"
 
+# One build at a time per cache: a second `npm test` (or a test's global setup) waits for the first
+# instead of compiling the same steps into the same directories (and racing apt for dpkg's lock).
+build_lock() {
+  mkdir -p "$CACHE_ROOT"
+  exec 8> "$CACHE_ROOT/.build.lock"
+  if ! flock -n 8; then
+    log "another build is running in $CACHE_ROOT; waiting for it to finish"
+    flock 8
+  fi
+}
+
+case "${1:-}" in
+  --node|--force|"") build_lock ;;
+esac
+
 case "${1:-}" in
   --print-bin-dir) echo "$BIN" ;;
   --print-node-json) print_node_json ;;

@@ -65,8 +65,8 @@ ensure_debs() {
   done
   if [ ${#missing[@]} -eq 0 ]; then log "Debian packages present: ${NODE_DEBS[*]}"; return 0; fi
   log "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 # umoci: an OCI layout with one image holding the root filesystem in $2, configured by the rest.

@@ -56,7 +56,11 @@ export function registerAuth(app: FastifyInstance, core: Core, sendError: SendEr
     }
 
     const session = await core.sessions.verify(req.cookies[SESSION_COOKIE]);
-    if (!session) return sendUnauthenticated(req, reply, sendError);
+    if (!session) {
+      // Content may be public (access_type "all"): its route decides, with no caller.
+      if (req.url.startsWith('/content/')) return;
+      return sendUnauthenticated(req, reply, sendError);
+    }
     const write = cookieWriteAllowed({
       method: req.method,
       origin: header(req, 'origin'),

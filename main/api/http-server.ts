@@ -58,10 +58,11 @@ export async function startHttpServer(core: Core, options: HttpServerOptions = {
   });
 
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    // Content pages (/content/…) set their own, looser policy: the UI's would break them.
+    if (!reply.hasHeader('Content-Security-Policy')) reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
-    reply.header('X-Frame-Options', 'DENY');
+    if (!reply.hasHeader('X-Frame-Options')) reply.header('X-Frame-Options', 'DENY');
   });
 
   // Liveness: the process answers. Readiness: and so does the database.

@@ -386,12 +386,12 @@ describe.each(BACKENDS)('Connect content API on $name', (backend) => {
       expect((await h.req('GET', `/__api__/v1/tasks/${id}?wait=soon`, { key: h.keys.publisher })).status).toBe(400);
     });
 
-    it('the content address answers 503 while nothing runs content (rsconnect\'s verify fails only on 5xx), 404 for unknown content', async () => {
+    it('the content address of content with no bundle answers 404 in words, also for unknown content (serving: content-serving.test.ts)', async () => {
       const c = await newContent('served');
       for (const p of [`/content/${c.guid}/`, `/content/${c.guid}/_bundle1/`]) {
         const r = await h.req('GET', p, { key: h.keys.publisher });
-        expect(r.status).toBe(503);
-        expect(r.json).toMatchObject({ code: 1, error: expect.stringMatching(/is not running/), payload: null });
+        expect(r.status).toBe(404);
+        expect(r.json).toMatchObject({ code: 4, error: expect.stringMatching(/has not been deployed yet|has no bundle 1/), payload: null });
       }
       expect((await h.req('GET', '/content/3f9a6c1e-0b7d-4e52-9a3c-2d1f0e8b7a65/', { key: h.keys.publisher })).status).toBe(404);
     });

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kubeSettingsFromEnv, type KubeSettings } from './kube/config';
+import { imageReferenceProblem } from '../shared/environment';
 
 export type DatabaseConfig =
   | {
@@ -36,6 +37,33 @@ export interface Config {
   kube: KubeSettings | null;
   /** An admin API key (its value) the server makes sure exists at start; null: none. */
   bootstrapAdminKey: string | null;
+  /** The content volume (README "How content runs"): its claim, and where this server mounts it (mounted mode). */
+  contentVolume: ContentVolumeConfig;
+}
+
+export interface ContentVolumeConfig {
+  /** OFFHOST_CONTENT_CLAIM: the PersistentVolumeClaim job pods mount; null: none (jobs cannot run content). */
+  claim: string | null;
+  /** OFFHOST_CONTENT_VOLUME: where this server has that claim mounted (in-cluster); null: desktop mode, files are copied through the API. */
+  mountPath: string | null;
+  /** OFFHOST_STORE_IMAGE: the image of the store pod that holds the claim in desktop (copied) mode. */
+  storeImage: string | null;
+}
+
+const CLAIM_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function contentVolumeConfig(env: NodeJS.ProcessEnv): ContentVolumeConfig {
+  const claim = env.OFFHOST_CONTENT_CLAIM?.trim() || null;
+  const mount = env.OFFHOST_CONTENT_VOLUME?.trim() || null;
+  if (claim !== null && (claim.length > 253 || !CLAIM_NAME.test(claim)))
+    throw new Error(`OFFHOST_CONTENT_CLAIM must be a PersistentVolumeClaim name (lowercase letters, digits, "-" and ".", at most 253 characters), not ${JSON.stringify(claim)}`);
+  if (mount !== null && claim === null)
+    throw new Error('OFFHOST_CONTENT_VOLUME says where the content claim is mounted, but OFFHOST_CONTENT_CLAIM (the claim job pods mount) is not set; set both');
+  if (mount !== null && !path.isAbsolute(mount)) throw new Error(`OFFHOST_CONTENT_VOLUME must be an absolute path (where the content claim is mounted), not ${JSON.stringify(mount)}`);
+  const storeImage = env.OFFHOST_STORE_IMAGE?.trim() || null;
+  const imageProblem = storeImage === null ? undefined : imageReferenceProblem(storeImage);
+  if (imageProblem) throw new Error(`OFFHOST_STORE_IMAGE: ${imageProblem}`);
+  return { claim, mountPath: mount === null ? null : path.resolve(mount), storeImage };
 }
 
 /** Where Electron keeps app data for productName "Offhost"; the server uses the same place. */
@@ -176,6 +204,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, overrides: P
       maxExpandedBytes: byteCount(env, 'OFFHOST_BUNDLE_MAX_EXPANDED_BYTES', 4 * 1024 ** 3),
     },
     kube: overrides.kube !== undefined ? overrides.kube : kubeSettingsFromEnv(env),
+    contentVolume: overrides.contentVolume ?? contentVolumeConfig(env),
     bootstrapAdminKey: overrides.bootstrapAdminKey !== undefined ? overrides.bootstrapAdminKey : bootstrapAdminKey(env),
   };
 }

@@ -17,6 +17,12 @@ import { LimitRangeSync } from './quotas/limit-range';
 import { contentSettingsSource } from './quotas/content-link';
 import { loadKube } from './kube/config';
 import { Launcher } from './launcher/launcher';
+import { NO_VOLUME_MESSAGE } from './launcher/execution';
+import { PackageSourcesService } from './content/package-sources';
+import { MountedContentVolume } from './content/volume-mounted';
+import { CopiedContentVolume } from './content/volume-copied';
+import type { ContentVolume } from './content/volume';
+import type { Placement } from './kube/placement';
 import { JobsService } from './launcher/jobs-service';
 import { LeaderElector } from './kube/lease';
 import { MetricsSampler } from './metrics/sampler';
@@ -25,6 +31,23 @@ import { metricsOptionsFromEnv } from './metrics/options';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
+
+/** The content volume for the configuration, or why there is none. */
+function contentVolumeOf(
+  c: Config['contentVolume'],
+  connect: () => ReturnType<typeof loadKube>,
+  placement: Placement | undefined,
+  log: Logger,
+): { volume: ContentVolume | null; problem: string } {
+  if (c.claim === null) return { volume: null, problem: NO_VOLUME_MESSAGE };
+  if (c.mountPath !== null) return { volume: new MountedContentVolume(c.mountPath, c.claim), problem: '' };
+  if (c.storeImage === null)
+    return {
+      volume: null,
+      problem: `OFFHOST_CONTENT_CLAIM is ${c.claim} but neither OFFHOST_CONTENT_VOLUME (where this server mounts it, in-cluster) nor OFFHOST_STORE_IMAGE (the store pod that fills it from a desktop) is set, so bundles cannot reach it.`,
+    };
+  return { volume: new CopiedContentVolume({ connect, claimName: c.claim, image: c.storeImage, ...(placement ? { placement } : {}), log }), problem: '' };
+}
 
 export interface Core {
   config: Config;
@@ -37,6 +60,8 @@ export interface Core {
   /** Runs jobs on the cluster; undefined when no cluster is configured (jobs stay queued). */
   launcher: Launcher | undefined;
   jobs: JobsService;
+  /** Where build jobs get packages (Settings → Package sources). */
+  packageSources: PackageSourcesService;
   /** Processes: jobs with their CPU and memory (read from the store on every instance). */
   metrics: MetricsService;
   /** Samples metrics.k8s.io on the leader; undefined when no cluster is configured. */
@@ -89,8 +114,36 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   if (limitRange) quotas.setMirror(limitRange);
   limitRange?.start();
   // The launcher, likewise: it starts at once and retries a cluster it cannot reach.
+  // The content volume jobs run from (README "How content runs"): mounted in-cluster, copied
+  // through the store pod on a desktop; none without OFFHOST_CONTENT_CLAIM (jobs then fail, saying so).
+  const packageSources = new PackageSourcesService(store);
+  const volume = kubeConfig ? contentVolumeOf(config.contentVolume, () => loadKube(kubeConfig), kubeConfig.placement, log) : { volume: null, problem: NO_VOLUME_MESSAGE };
+  try {
+    await volume.volume?.start?.();
+  } catch (e) {
+    // Jobs fail with this until it is fixed and the server restarted; the rest of the app works.
+    volume.volume = null;
+    volume.problem = `The content volume cannot be used: ${(e as Error).message}`;
+  }
+  if (kubeConfig && !volume.volume) log.warn(`content volume: ${volume.problem}`);
+  else if (volume.volume) log.info({ mode: volume.volume.mode, claim: volume.volume.claimName }, `content volume: ${volume.volume.mode} mode, claim ${volume.volume.claimName}`);
   const launcher = kubeConfig
-    ? new Launcher({ store, events, tasks: content.tasks, log, connect: () => loadKube(kubeConfig), quotas: () => quotas.current(), options: kubeConfig.placement ? { placement: kubeConfig.placement } : {} })
+    ? new Launcher({
+        store,
+        events,
+        tasks: content.tasks,
+        log,
+        connect: () => loadKube(kubeConfig),
+        quotas: () => quotas.current(),
+        options: kubeConfig.placement ? { placement: kubeConfig.placement } : {},
+        execution: {
+          volume: volume.volume,
+          noVolumeMessage: volume.problem,
+          archiveOf: (sha) => content.bundles.pathOf(sha),
+          environment: (guid) => environments.get(guid).catch(() => undefined),
+          packageSources: () => packageSources.get(),
+        },
+      })
     : undefined;
   // The metrics sampler (main/metrics/) reads metrics.k8s.io once per interval into the store.
   // OFFHOST_METRICS_* are read here until main/config.ts (being changed elsewhere) takes them.
@@ -116,7 +169,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   else log.info('no cluster configured: deployed jobs stay queued. Set OFFHOST_KUBECONFIG (or KUBECONFIG) and OFFHOST_NAMESPACE to run content on Kubernetes.');
   const jobs = new JobsService({ store, content, events, launcher });
   const metrics = new MetricsService({ store, content, quotas: () => quotas.current(), options: metricsOptions, configured: kubeConfig !== null });
-  const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, metrics, sampler, apiKeys, sessions };
+  const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, metrics, sampler, apiKeys, sessions, packageSources };
   return {
     ...parts,
     handlers: createHandlers(parts, mode),
@@ -124,6 +177,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
       await elector?.stop();
       await sampler?.stop();
       await launcher?.stop();
+      await volume.volume?.stop?.();
       await limitRange?.stop();
       fileSync?.close();
       clearInterval(keyUseTimer);

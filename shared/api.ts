@@ -36,6 +36,7 @@ import {
   type QuotasView,
 } from './quota';
 import { STRATEGIES, type Selection, type SelectionOptions } from './selection';
+import { parsePackageSources, type PackageSources } from './package-sources';
 import { parseWith, quote } from './validation';
 
 export const ROLES = ['viewer', 'publisher', 'admin'] as const;
@@ -221,6 +222,11 @@ export const api = {
 
   // The configured cluster (shared/cluster.ts): version, each needed permission, metrics.
   'cluster.test': method<void, ConnectionReport | NoConnection>()({ role: 'admin', parse: none }),
+
+  // Where build jobs get packages (shared/package-sources.ts): publishers read them (a failed
+  // restore names them), admins change them (Settings page).
+  'settings.packageSources.get': method<void, PackageSources>()({ role: 'publisher', parse: none }),
+  'settings.packageSources.update': method<PackageSources, PackageSources>()({ role: 'admin', parse: parsePackageSources }),
 
   // Execution-settings bounds (shared/quota.ts): publishers read them (the content form shows each
   // range), admins change them. CPU in cores, memory in bytes; inputs may be quantities ("512Mi").

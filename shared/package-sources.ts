@@ -46,6 +46,8 @@ export function sourceUrlProblem(url: string, what: string): string | undefined 
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return `${what} must start with https://, http:// or file://, not ${quote(u.protocol)}.`;
   if (!u.hostname) return `${what} ${quote(url)} has no host.`;
+  // Settings are shown to publishers and written into job scripts: no secrets in them.
+  if (u.username || u.password) return `${what} must not carry a user name or password; give the image a pip.conf or .netrc (or use a repository that needs none).`;
   return undefined;
 }
 

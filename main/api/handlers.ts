@@ -13,6 +13,7 @@ import { testConnection } from '../kube/check';
 import { jobView } from './job-view';
 import { metricsHandlers } from '../metrics/handlers';
 import { APP_VERSION } from '../version';
+import { PackageSourcesService } from '../content/package-sources';
 
 export interface CallContext {
   /** Who is asking, for the audit log: "session #4 (signed in by server start)", "desktop:alice", "api-key:ci (#3)". */
@@ -29,7 +30,10 @@ export type Handlers = {
 };
 
 /** `content` may be left out by tests that exercise other parts; its methods then say so. */
-export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs' | 'metrics'>>, mode: AppInfo['mode']): Handlers {
+export function createHandlers(
+  core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs' | 'metrics' | 'packageSources'>>,
+  mode: AppInfo['mode'],
+): Handlers {
   const envs = core.environments;
   // Without a public URL the UI gets addresses relative to where it is served.
   const base = core.config.publicUrl?.toString() ?? '/';
@@ -37,6 +41,7 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
     if (!core.content) throw new AppError('Internal', 'This core was assembled without the content service.');
     return core.content;
   };
+  const packageSources = () => core.packageSources ?? new PackageSourcesService(core.store);
   return {
     'app.info': async (_input, ctx) => ({
       version: APP_VERSION,
@@ -73,6 +78,8 @@ export function createHandlers(core: Pick<Core, 'config' | 'store' | 'environmen
       }
       return testConnection(conn);
     },
+    'settings.packageSources.get': () => packageSources().get(),
+    'settings.packageSources.update': (sources, ctx) => packageSources().update(sources, ctx.actor),
     'quotas.get': () => core.quotas.view(),
     'quotas.preview': ({ quotas }) => core.quotas.preview(quotas),
     'quotas.update': ({ quotas, version }, ctx) => core.quotas.update(quotas, version, ctx.actor),

@@ -19,7 +19,7 @@ import type { KubeConnection } from '../kube/config';
 import { describeError, statusOf } from '../kube/errors';
 import { NO_PLACEMENT, type Placement } from '../kube/placement';
 import { Reconnector, type Backoff } from '../kube/reconnect';
-import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest } from '../kube/manifests';
+import { JOB_SELECTOR, KEY_ANNOTATION, LABELS, MAIN_CONTAINER, jobManifest, needsService, objectName, serviceManifest, type PodExecution } from '../kube/manifests';
 import type { Logger } from '../log';
 import { contentRepo } from '../store/content-repo';
 import type { Store } from '../store/db';
@@ -27,6 +27,8 @@ import { jobStatus, jobsRepo, type JobRecord } from '../store/jobs-repo';
 import { tasksRepo } from '../store/tasks-repo';
 import { observeJob, observePod } from './observe';
 import { TaskOutput } from './task-output';
+import { NO_VOLUME_MESSAGE, prepareExecution, type ExecutionDeps } from './execution';
+import { bundlesRepo } from '../store/bundles-repo';
 
 const STOP_GRACE_MS = 2000;
 
@@ -77,6 +79,12 @@ export interface LauncherDeps {
    * node's test prints lines over time to follow). No configuration reaches it either.
    */
   testContainerCommand?: (job: JobRecord) => string[] | undefined;
+  /**
+   * What jobs run and see (main/launcher/execution.ts): the content volume, environments, package
+   * sources. The core always gives it; only the launcher's lifecycle tests on KWOK leave it out
+   * (their pods run nothing, so they need no bundle).
+   */
+  execution?: ExecutionDeps & { noVolumeMessage?: string };
 }
 
 export interface LauncherStatus {
@@ -467,7 +475,21 @@ export class Launcher {
           throw e;
         }
       }
+      // The bundle on the content volume, the job's directories and script, before any object exists.
+      let execution: PodExecution | undefined;
+      if (this.deps.execution) {
+        const x = this.deps.execution;
+        if (!x.volume) return void (await this.apply(id, { type: 'create-failed', at: at(), reason: 'NoContentVolume', message: x.noVolumeMessage || NO_VOLUME_MESSAGE }));
+        const bundle = await bundlesRepo.get(db, content.id, job.bundle_id);
+        if (!bundle) return void (await this.apply(id, { type: 'create-failed', at: at(), reason: 'BundleDeleted', message: `Bundle ${job.bundle_id} was deleted.` }));
+        const said: string[] = [];
+        const prepared = await prepareExecution(x, job, content, bundle, (line) => said.push(`[${job.kind} ${job.key}] ${line}`));
+        if (said.length && job.task_id) await this.deps.tasks.append(job.task_id, said);
+        if (!prepared.ok) return void (await this.apply(id, { type: 'create-failed', at: at(), reason: prepared.reason, message: prepared.message }));
+        execution = prepared.execution;
+      }
       const spec = {
+        execution,
         job: { id: job.id, key: job.key, kind: job.kind, tag: job.tag, bundle_id: job.bundle_id },
         content: { guid: content.guid, name: content.name, app_mode: content.app_mode },
         image: job.image,

@@ -8,6 +8,15 @@ export const settingsRepo = {
     return row?.value;
   },
 
+  /** Store `value` under `key`, replacing what was there. */
+  async set(db: Kysely<Database>, key: string, value: string): Promise<void> {
+    await db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  },
+
   /** Store `value` unless the key exists; return what is stored either way (safe under races). */
   async getOrInit(db: Kysely<Database>, key: string, value: string): Promise<string> {
     await db

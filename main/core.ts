@@ -66,6 +66,8 @@ export interface Core {
   metrics: MetricsService;
   /** Samples metrics.k8s.io on the leader; undefined when no cluster is configured. */
   sampler: MetricsSampler | undefined;
+  /** The content volume (bundles in, outputs out); undefined when none is configured. */
+  volume: ContentVolume | undefined;
   apiKeys: ApiKeys;
   sessions: Sessions;
   handlers: Handlers;
@@ -172,6 +174,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, metrics, sampler, apiKeys, sessions, packageSources };
   return {
     ...parts,
+    volume: volume.volume ?? undefined,
     handlers: createHandlers(parts, mode),
     async close() {
       await elector?.stop();

@@ -20,7 +20,6 @@ import { SESSION_COOKIE, sessionActor } from '../../auth/session';
 import { AppRunner } from '../../content/app-runner';
 import { ContentOutputs, indexPage } from '../../content/outputs';
 import { ContentProxy, proxyHttp, proxyUpgrade, type ProxyMode } from '../../content/proxy';
-import type { ContentVolume } from '../../content/volume';
 import type { Core } from '../../core';
 import { loadKube } from '../../kube/config';
 import { bundlesRepo, type BundleRecord } from '../../store/bundles-repo';
@@ -38,10 +37,6 @@ export interface ContentServing {
   proxy: ContentProxy | undefined;
 }
 
-/** The content volume, once the core has one (OFFHOST_CONTENT_CLAIM). */
-function volumeOf(core: Core): ContentVolume | undefined {
-  return (core as Core & { volume?: ContentVolume }).volume;
-}
 
 /** Which way apps are reached: OFFHOST_CONTENT_PROXY, else direct in a pod and through the API server elsewhere. */
 export function proxyMode(core: Core): ProxyMode {
@@ -53,7 +48,7 @@ export function proxyMode(core: Core): ProxyMode {
 export function registerServingRoutes(app: FastifyInstance, core: Core): ContentServing {
   const kube = core.config.kube;
   const runner = new AppRunner({ store: core.store, events: core.events, log: core.log, launcher: core.launcher });
-  const outputs = new ContentOutputs({ dataDir: core.config.dataDir, store: core.store, events: core.events, log: core.log, volume: () => volumeOf(core), archiveOf: (sha) => core.content.bundles.pathOf(sha) });
+  const outputs = new ContentOutputs({ dataDir: core.config.dataDir, store: core.store, events: core.events, log: core.log, volume: () => core.volume, archiveOf: (sha) => core.content.bundles.pathOf(sha) });
   const proxy = kube ? new ContentProxy(proxyMode(core), () => loadKube(kube)) : undefined;
   runner.start();
   outputs.start();

@@ -381,8 +381,9 @@ export class Launcher {
     }
     // After the task has this job's words: the next jobs (or their cancellation) come after them.
     if (finished) this.kick();
-    // A content item serves from one process: the new one is ready, so the older ones stop.
-    if (replaced) {
+    // A content item serves from one process: the new one is ready, so the older ones stop. A
+    // draft's run (a bundle not active, started to verify it) replaces nothing.
+    if (replaced && (await contentRepo.getById(this.deps.store.db, job.content_id))?.bundle_id === job.bundle_id) {
       const older = (await jobsRepo.active(this.deps.store.db)).filter((j) => j.content_id === job.content_id && j.kind === 'run' && j.id < job.id);
       for (const o of older) void this.apply(o.id, { type: 'cancel', at: this.now(), by: `the launcher (replaced by run job ${job.key}, now ready)` });
     }

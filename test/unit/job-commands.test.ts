@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { APP_MODES, JOB_KINDS, type AppMode, type JobKind } from '../../shared/content';
 import { DEFAULT_PACKAGE_SOURCES, parsePackageSources, type PackageSources } from '../../shared/package-sources';
 import { jobCommand, languagesOf, libraryKey, pythonTarget, sh, type ExecSpec } from '../../main/kube/commands';
-import { pythonPackageFile, rPackagesOf } from '../../main/launcher/execution';
+import { NO_VOLUME_MESSAGE, prepareExecution, pythonPackageFile, rPackagesOf } from '../../main/launcher/execution';
 
 const SOURCES: PackageSources = {
   python_index_url: null,
@@ -201,5 +201,24 @@ describe('package sources (admin setting)', () => {
       expect((e as { field?: string }).field).toBe(field);
       expect((e as Error).message).toMatch(message);
     }
+  });
+});
+
+describe('prepareExecution refusals (before any pod)', () => {
+  const bundle = { id: 1, content_id: 1, sha256: 'a'.repeat(64), size: 1, app_mode: 'python-fastapi' as const, manifest: {}, metadata: {}, created_by: 't', created_time: '' };
+  const job = { id: 5, kind: 'build' as const, environment_guid: '00000000-0000-4000-8000-000000000001' };
+  const content = { guid: '0f4b8e2c-5c1e-4f7a-9d0b-3a2e1c4d5e6f', app_mode: 'python-fastapi' as const };
+
+  it('without a content volume the job fails, saying what to set', async () => {
+    const r = await prepareExecution({ volume: null, archiveOf: () => '/nope', environment: async () => undefined, packageSources: async () => DEFAULT_PACKAGE_SOURCES }, job, content, bundle, () => {});
+    expect(r).toEqual({ ok: false, reason: 'NoContentVolume', message: NO_VOLUME_MESSAGE });
+    expect(NO_VOLUME_MESSAGE).toContain('OFFHOST_CONTENT_CLAIM');
+    expect(NO_VOLUME_MESSAGE).toContain('OFFHOST_CONTENT_VOLUME');
+  });
+
+  it('a deleted environment fails the job with its guid', async () => {
+    const volume = { mode: 'mounted' as const, claimName: 'c', ensureBundle: async () => {}, ensureWritable: async () => {}, fetchOutput: async () => {} };
+    const r = await prepareExecution({ volume, archiveOf: () => '/nope', environment: async () => undefined, packageSources: async () => DEFAULT_PACKAGE_SOURCES }, job, content, bundle, () => {});
+    expect(r).toMatchObject({ ok: false, reason: 'EnvironmentDeleted', message: expect.stringContaining(job.environment_guid) });
   });
 });

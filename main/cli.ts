@@ -38,7 +38,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const base = values.url !== undefined ? parsePublicUrl(values.url)! : (config.publicUrl ?? new URL(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`));
-  const core = await createCore({ ...config, environmentsFile: null }, silentLogger, 'server');
+  // No cluster: a shell command must not start the launcher, the Lease or the LimitRange mirror.
+  const core = await createCore({ ...config, environmentsFile: null, kube: null }, silentLogger, 'server');
   const actor = `cli:${process.env.USER ?? 'unknown'}`;
   try {
     if (group === 'login' && command === undefined) {

@@ -5,23 +5,15 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ConnectionReport, Permission } from '../../shared/cluster';
 import type { KubeConnection } from './config';
+import { LAUNCHER_PERMISSIONS, permissionKey } from './permissions';
 
 export type { ConnectionReport, Permission };
 
-/** What Offhost does in its namespace (the launcher, main/launcher/; the LimitRange, main/quotas/). */
-export const NEEDED_PERMISSIONS: readonly Permission[] = [
-  ...['create', 'get', 'list', 'watch', 'delete'].map((verb) => ({ verb, group: 'batch', resource: 'jobs', why: 'to run content as Jobs' })),
-  ...['get', 'list', 'watch', 'delete'].map((verb) => ({ verb, group: '', resource: 'pods', why: "to follow each job's pod" })),
-  { verb: 'get', group: '', resource: 'pods', subresource: 'log', why: "to show and keep a job's log" },
-  ...['create', 'get', 'delete'].map((verb) => ({ verb, group: '', resource: 'services', why: 'to reach apps and APIs' })),
-  { verb: 'list', group: '', resource: 'events', why: "to show a job's Kubernetes Events" },
-  { verb: 'get', group: '', resource: 'serviceaccounts', why: "to check a content's service account before launch" },
-  ...['get', 'list', 'watch', 'create', 'update'].map((verb) => ({ verb, group: '', resource: 'limitranges', why: 'to mirror the quotas as a LimitRange' })),
-  ...['get', 'create', 'update'].map((verb) => ({ verb, group: 'coordination.k8s.io', resource: 'leases', why: 'to pick one instance to run the launcher' })),
-];
+/** What Offhost does in its namespace: main/kube/permissions.ts (also the Helm chart's Role). */
+export const NEEDED_PERMISSIONS: readonly Permission[] = LAUNCHER_PERMISSIONS;
 
 export function permissionName(p: Pick<Permission, 'verb' | 'group' | 'resource' | 'subresource'>): string {
-  return `${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
+  return permissionKey(p);
 }
 
 export async function testConnection(conn: KubeConnection, timeoutMs = 10_000): Promise<ConnectionReport> {

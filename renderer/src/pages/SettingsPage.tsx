@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { AppInfo } from '../../../shared/api';
 import { call, signOut } from '../transport';
 import { savedTheme, setTheme, type ThemeChoice } from '../theme';
+import { PackageSourcesCard } from './PackageSourcesCard';
 
 export function SettingsPage() {
   const [info, setInfo] = useState<AppInfo | undefined>();
@@ -65,6 +66,7 @@ export function SettingsPage() {
           </dl>
         </div>
       )}
+      {info && <PackageSourcesCard canEdit={info.user.role === 'admin'} />}
     </div>
   );
 }

@@ -6,6 +6,9 @@
 //                               a job's Events); ServiceAccounts: get (content naming one)
 //   main/quotas/limit-range.ts  LimitRanges: list + watch (the one object), get, create, update
 //   main/kube/lease.ts          Leases: get, create, update (acquire, renew, release)
+//   main/metrics/sampler.ts     PodMetrics (metrics.k8s.io): list; and, cluster-wide, Nodes: list
+//                               (the allocatable CPU and memory; optional: CLUSTER_PERMISSIONS)
+//   main/content/proxy.ts       in-cluster ('direct' mode): pods list, already above
 // Used by "test connection" (main/kube/check.ts: one SelfSubjectAccessReview each) and by the Helm
 // chart's Role (build/helm/offhost/templates/rbac.yaml), which must grant exactly these:
 // test/unit/helm-chart.test.ts renders the chart and compares; the cluster test
@@ -25,7 +28,15 @@ export const LAUNCHER_PERMISSIONS: readonly Permission[] = [
   { verb: 'get', group: '', resource: 'serviceaccounts', why: "to check a content's service account before launch" },
   ...['get', 'list', 'watch', 'create', 'update'].map((verb) => ({ verb, group: '', resource: 'limitranges', why: 'to mirror the quotas as a LimitRange' })),
   ...['get', 'create', 'update'].map((verb) => ({ verb, group: 'coordination.k8s.io', resource: 'leases', why: 'to pick one instance to run the launcher' })),
+  { verb: 'list', group: 'metrics.k8s.io', resource: 'pods', why: "to show each job's CPU and memory use" },
 ];
+
+/**
+ * Cluster-wide and optional: without it the Processes summary has no cluster size, and says why.
+ * Not part of test connection (which asks about the namespace); the chart grants it with a
+ * ClusterRole unless rbac.readNodes is false.
+ */
+export const CLUSTER_PERMISSIONS: readonly Permission[] = [{ verb: 'list', group: '', resource: 'nodes', why: "to show the cluster's allocatable CPU and memory" }];
 
 /** "verb group/resource/subresource", as RBAC and the apiserver's 403 messages name them. */
 export function permissionKey(p: Pick<Permission, 'verb' | 'group' | 'resource' | 'subresource'>): string {

@@ -8,7 +8,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { bootstrapAdminKey, loadConfig } from '../../../main/config';
-import { LAUNCHER_PERMISSIONS, permissionKey } from '../../../main/kube/permissions';
+import { CLUSTER_PERMISSIONS, LAUNCHER_PERMISSIONS, permissionKey } from '../../../main/kube/permissions';
 import { CHART_DIR, helm, helmVersion, renderChart, renderError, type K8sObject } from '../../cluster/helm.js';
 import { apiErrorMessage, kube, useTestNamespace } from '../../cluster/kube.js';
 
@@ -24,7 +24,7 @@ const one = <T = K8sObject>(objs: K8sObject[], kind: string): T => {
 };
 
 /** The Role's rules as "verb group/resource[/sub]" strings, like permissionKey. */
-function roleKeys(role: k8s.V1Role): string[] {
+function roleKeys(role: k8s.V1Role | k8s.V1ClusterRole): string[] {
   return (role.rules ?? []).flatMap((r) =>
     (r.apiGroups ?? []).flatMap((g) =>
       (r.resources ?? []).flatMap((res) => {
@@ -52,19 +52,23 @@ describe('helm lint and template', () => {
     const objs = renderChart({ namespace: 'offhost', set: BASE });
     const role = one<k8s.V1Role>(objs, 'Role');
     expect(roleKeys(role).sort()).toEqual(LAUNCHER_PERMISSIONS.map(permissionKey).sort());
-    expect(find(objs, 'ClusterRole')).toEqual([]);
-    expect(find(objs, 'ClusterRoleBinding')).toEqual([]);
     const binding = one<k8s.V1RoleBinding>(objs, 'RoleBinding');
     const sa = one(objs, 'ServiceAccount');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata!.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'offhost' }]);
+    // Cluster-wide: only CLUSTER_PERMISSIONS (list nodes), and only while rbac.readNodes is on.
+    const clusterRole = one<k8s.V1ClusterRole>(objs, 'ClusterRole');
+    expect(roleKeys(clusterRole).sort()).toEqual(CLUSTER_PERMISSIONS.map(permissionKey).sort());
+    expect(one<k8s.V1ClusterRoleBinding>(objs, 'ClusterRoleBinding')).toMatchObject({ roleRef: { kind: 'ClusterRole', name: clusterRole.metadata!.name }, subjects: binding.subjects });
+    const without = renderChart({ namespace: 'offhost', set: { ...BASE, 'rbac.readNodes': false } });
+    expect(without.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
     const deployment = one<k8s.V1Deployment>(objs, 'Deployment');
     expect(deployment.spec!.template.spec!.serviceAccountName).toBe(sa.metadata.name);
   });
 
   it('renders the Deployment secure: non-root, read-only root, restricted context, probes, /tmp emptyDir, ≥ 2 replicas', () => {
     const objs = renderChart({ namespace: 'offhost', set: BASE });
-    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount']);
     const d = one<k8s.V1Deployment>(objs, 'Deployment');
     expect(d.spec!.replicas).toBeGreaterThanOrEqual(2);
     const pod = d.spec!.template.spec!;

@@ -17,7 +17,9 @@ import { DEFAULT_QUOTAS, type Quotas } from '../../../shared/quota';
 import { testConnection } from '../../../main/kube/check';
 import type { KubeConnection } from '../../../main/kube/config';
 import { LeaderElector } from '../../../main/kube/lease';
-import { LAUNCHER_PERMISSIONS, permissionKey, rbacRules } from '../../../main/kube/permissions';
+import { CLUSTER_PERMISSIONS, LAUNCHER_PERMISSIONS, permissionKey, rbacRules } from '../../../main/kube/permissions';
+import { DEFAULT_METRICS_OPTIONS } from '../../../main/metrics/options';
+import { MetricsSampler } from '../../../main/metrics/sampler';
 import { objectName } from '../../../main/kube/manifests';
 import { Launcher } from '../../../main/launcher/launcher';
 import { createLogger } from '../../../main/log';
@@ -32,20 +34,24 @@ import { startHarness } from './launcher-harness';
 const ns = useTestNamespace('helm-rbac');
 /** Asked by test connection and allowed to every authenticated user by Kubernetes' default roles, or optional. */
 const UNIVERSAL = new Set(['create authorization.k8s.io/selfsubjectaccessreviews', 'nonresource GET /version']);
-const OPTIONAL = new Set(['list metrics.k8s.io/pods']); // test connection's metrics probe: may be refused
 
 let proxy: RecordingProxy;
 let conn: KubeConnection;
 let role: k8s.V1Role;
+const clusterObjects: k8s.KubernetesObject[] = [];
 const logLines: string[] = [];
 const log = createLogger('info', { write: (line: string) => void logLines.push(line) });
 
 beforeAll(async () => {
   const { core, objects } = kube();
   const objs = renderChart({ namespace: ns.name, set: { 'database.existingSecret': 'offhost-database' } });
-  const rbac = objs.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));
-  expect(rbac.map((o) => o.kind).sort()).toEqual(['Role', 'RoleBinding', 'ServiceAccount']);
-  for (const o of rbac) await objects.create(o as k8s.KubernetesObject);
+  const rbac = objs.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind));
+  expect(rbac.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']);
+  for (const o of rbac) {
+    await objects.create(o as k8s.KubernetesObject);
+    // Cluster-wide objects outlive the test namespace: removed in afterAll.
+    if (o.kind.startsWith('Cluster')) clusterObjects.push(o as k8s.KubernetesObject);
+  }
   role = rbac.find((o) => o.kind === 'Role') as K8sObject as k8s.V1Role;
   const sa = rbac.find((o) => o.kind === 'ServiceAccount')!.metadata.name;
   // A service account content may name (allowed by the quotas below).
@@ -57,6 +63,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.close();
+  for (const o of clusterObjects) await kube().objects.delete(o).catch(() => undefined);
 });
 
 /** The permissions of the requests made since `from`, with the refused ones. */
@@ -133,6 +140,9 @@ describe("the chart's Role is sufficient and minimal", () => {
       await reach(render.id, 'succeeded');
       await launcher.kubeEvents(running);
       await launcher.logText(running);
+      // The metrics sampler (on the leader): the jobs' PodMetrics, and the nodes' allocatable.
+      const sampler = new MetricsSampler({ store: h.store, events: h.events, log, connect: () => conn, options: DEFAULT_METRICS_OPTIONS });
+      await sampler.cycle();
 
       await reach(victim.id, 'running');
       const pods = await admin.core.listNamespacedPod({ namespace: ns.name, labelSelector: `offhost.dev/job-id=${victim.id}` });
@@ -148,10 +158,10 @@ describe("the chart's Role is sufficient and minimal", () => {
     }
 
     const { used, refused } = since(start);
-    const granted = new Set(LAUNCHER_PERMISSIONS.map(permissionKey));
+    const granted = new Set([...LAUNCHER_PERMISSIONS, ...CLUSTER_PERMISSIONS].map(permissionKey));
     // Sufficient: nothing refused but the optional metrics probe, and nothing asked beyond the list.
-    expect(refused.filter((r) => !OPTIONAL.has(r.replace(/ \(\d+\)$/, '')))).toEqual([]);
-    expect([...used].filter((p) => !granted.has(p) && !UNIVERSAL.has(p) && !OPTIONAL.has(p))).toEqual([]);
+    expect(refused).toEqual([]);
+    expect([...used].filter((p) => !granted.has(p) && !UNIVERSAL.has(p))).toEqual([]);
     // Minimal: every permission in the list was used.
     expect([...granted].filter((p) => !used.has(p))).toEqual([]);
     // And nothing the launcher tried was refused along the way (its warnings would say so).

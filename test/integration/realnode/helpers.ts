@@ -214,7 +214,7 @@ export function useContentClaim(ns: TestNamespace, claimName = 'offhost-content'
     fs.chmodSync(hostDir, 0o755);
     if (process.getuid?.() === 0) fs.chownSync(hostDir, JOB_UID, JOB_UID);
     else fs.chmodSync(hostDir, 0o777);
-    pv = `${ns.name}-content`.slice(0, 63);
+    pv = `${ns.name}-${claimName}`.slice(0, 253);
     await core.createPersistentVolume({
       body: {
         metadata: { name: pv, labels: { 'offhost.dev/test': 'true' } },

@@ -228,7 +228,8 @@ export class MetricsSampler {
   private async failed(e: unknown, nowMs: number): Promise<void> {
     this.client = undefined;
     const code = statusOf(e);
-    const why = describeError(e);
+    // The apiserver's words on one line (a bare 404 says "404 page not found\n").
+    const why = describeError(e).replace(/\s+/g, ' ').trim();
     const unavailable = code === 404 || code === 503;
     const error = unavailable
       ? `metrics.k8s.io is not available (${why}): install metrics-server in the cluster to see CPU and memory use. Everything else works without it.`

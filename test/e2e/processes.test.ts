@@ -35,11 +35,11 @@ async function scan(page: Page, name: string): Promise<void> {
 /** The page as it looks in light and in dark, each scanned with axe. */
 async function photograph(page: Page, name: string): Promise<void> {
   await page.emulateMedia({ colorScheme: 'light' });
-  await scan(page, `${name} (light)`);
   await screenshot(page, `${name}-light`);
+  await scan(page, `${name} (light)`);
   await page.emulateMedia({ colorScheme: 'dark' });
-  await scan(page, `${name} (dark)`);
   await screenshot(page, `${name}-dark`);
+  await scan(page, `${name} (dark)`);
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
@@ -87,12 +87,38 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const kubectl = (...args: string[]) => execFileSync(cluster!.kubectl, args, { env: { ...process.env, KUBECONFIG: cluster!.kubeconfig }, encoding: 'utf8' });
 
-/** A namespace that enforces Pod Security "restricted", as content namespaces should. */
-function namespace(): string {
+/**
+ * A namespace that enforces Pod Security "restricted", as content namespaces should, with the
+ * content volume's claim: a PersistentVolumeClaim bound to a hostPath volume made for it (KWOK runs
+ * nothing, so the server's own directory stands for the mounted volume: OFFHOST_CONTENT_VOLUME).
+ */
+function namespace(): { name: string; volumeDir: string } {
   const name = `e2e-proc-${randomUUID().slice(0, 8)}`;
+  const volumeDir = fs.mkdtempSync(path.join(work, 'volume-'));
   kubectl('create', 'namespace', name);
   kubectl('label', 'namespace', name, 'pod-security.kubernetes.io/enforce=restricted');
-  return name;
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${name}-content` },
+        spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], storageClassName: 'manual', hostPath: { path: volumeDir }, claimRef: { namespace: name, name: 'content' } },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'content', namespace: name },
+        spec: { accessModes: ['ReadWriteMany'], storageClassName: 'manual', volumeName: `${name}-content`, resources: { requests: { storage: '1Gi' } } },
+      },
+    ],
+  };
+  const file = path.join(work, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(manifest));
+  kubectl('apply', '-f', file);
+  return { name, volumeDir };
 }
 
 async function fastapiBundle(name: string): Promise<string> {
@@ -134,8 +160,15 @@ const onCluster = appTest({
   context,
   seedYaml: SEED,
   get env() {
-    ns = namespace();
-    return { OFFHOST_KUBECONFIG: cluster!.kubeconfig, OFFHOST_NAMESPACE: ns, OFFHOST_METRICS_INTERVAL: '5s' };
+    const made = namespace();
+    ns = made.name;
+    return {
+      OFFHOST_KUBECONFIG: cluster!.kubeconfig,
+      OFFHOST_NAMESPACE: made.name,
+      OFFHOST_CONTENT_CLAIM: 'content',
+      OFFHOST_CONTENT_VOLUME: made.volumeDir,
+      OFFHOST_METRICS_INTERVAL: '5s',
+    };
   },
 });
 
@@ -169,35 +202,54 @@ describe('Processes on a cluster', () => {
   onCluster('jobs with their emulated usage; a job’s timeline, charts, log and events; cancel', { timeout: 240_000 }, async ({ app }) => {
     const { page } = app;
     page.setDefaultTimeout(30_000);
-    onTestFailed(() => screenshot(page, 'processes-failed').then(() => undefined));
+    onTestFailed(() => {
+      process.stderr.write(`server output:\n${app.served.output().slice(-4000)}\n`);
+    });
+    onTestFailed(() => screenshot(page, 'processes-failed').then(
+      () => undefined,
+      () => undefined,
+    ));
     const guids = [await deployed(app, 'sales-api', 'Sales API'), await deployed(app, 'churn-model', 'Churn model'), await deployed(app, 'inventory', 'Inventory service')];
 
     await page.goto(`${app.served.url}#/processes`);
     const grid = page.getByRole('grid', { name: 'Jobs' });
-    // Three build jobs, each running, with the usage KWOK emulates as metrics-server reports it.
-    await expect.poll(() => grid.locator('.vt-body [role=row]').count(), { timeout: 30_000 }).toBe(3);
-    await expect.poll(() => grid.locator('.vt-body [role=row]', { hasText: 'running' }).count(), { timeout: 60_000 }).toBe(3);
-    await expect.poll(() => grid.locator('.vt-body [role=row]', { hasText: '250m' }).count(), { timeout: 120_000 }).toBe(3);
-    await expect.poll(() => grid.locator('.vt-body [role=row]', { hasText: '300 MiB' }).count(), { timeout: 30_000 }).toBe(3);
-    // The defaults: request 500m and limit 1 core, memory limit 1 GiB.
-    const first = grid.locator('.vt-body [role=row]').first();
-    expect(await first.textContent()).toContain('50% of request · 25% of limit');
-    expect(await first.textContent()).toContain('29% of limit');
+    const rows = grid.locator('.vt-body [role=row]');
+    // A FastAPI deploy is a build job and a run job that waits for it: three of each. The builds
+    // run with the usage KWOK emulates, as metrics-server reports it.
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(6);
+    await expect.poll(() => rows.filter({ hasText: 'running' }).count(), { timeout: 60_000 }).toBe(3);
+    expect(await rows.filter({ hasText: 'queued' }).count()).toBe(3);
+    await expect.poll(() => rows.filter({ hasText: '250m' }).count(), { timeout: 120_000 }).toBe(3);
+    await expect.poll(() => rows.filter({ hasText: '300 MiB' }).count(), { timeout: 30_000 }).toBe(3);
+    // Against the defaults: CPU request 500m and limit 1 core, memory limit 1 GiB.
+    const running = rows.filter({ hasText: 'running' });
+    for (let i = 0; i < 3; i++) {
+      expect(await running.nth(i).textContent()).toContain('50% of request · 25% of limit');
+      expect(await running.nth(i).textContent()).toContain('29% of limit');
+    }
     // The table says what the API says.
     const list = await app.call<{ rows: Row[] }>('processes.list');
-    expect(list.rows.map((r) => r.usage)).toEqual(list.rows.map(() => ({ t: expect.any(String), cpu_millicores: USAGE.cpuMillicores, memory_bytes: USAGE.memoryBytes })));
+    const usage = (state: string) => list.rows.filter((r) => r.state === state).map((r) => r.usage);
+    expect(usage('running')).toEqual([0, 1, 2].map(() => ({ t: expect.any(String), cpu_millicores: USAGE.cpuMillicores, memory_bytes: USAGE.memoryBytes })));
+    expect(usage('queued')).toEqual([null, null, null]);
     await page.getByTestId('stat-running').filter({ hasText: '3' }).waitFor();
-    expect(await page.getByTestId('stat-cpu-requested').textContent()).toMatch(/^1.5 cores of 12 cores/);
+    await page.getByText('3 queued').waitFor();
+    await page.getByText('using 750m now').waitFor();
+    await page.getByText('using 900 MiB now').waitFor();
+    // Three running builds request 3 × 500m of the three 4-core fake nodes.
+    expect(await page.getByTestId('stat-cpu-requested').textContent()).toBe('1.5 cores of 12 cores');
     await photograph(page, 'processes-03-table');
 
-    // Sort by content (a header button), filter by text, clear.
+    // Filter by state, sort by content (a header button), filter by text.
+    await page.getByLabel('State').selectOption('running');
+    await expect.poll(() => rows.count()).toBe(3);
     await page.getByRole('button', { name: 'Content' }).click();
     expect(await grid.getByRole('columnheader', { name: 'Content' }).getAttribute('aria-sort')).toBe('ascending');
-    await expect.poll(() => grid.locator('.vt-body [role=row] .cell-title').allTextContents()).toEqual(['Churn model', 'Inventory service', 'Sales API']);
+    await expect.poll(() => rows.locator('.cell-title').allTextContents()).toEqual(['Churn model', 'Inventory service', 'Sales API']);
     await page.getByLabel('Search').fill('sales');
-    await expect.poll(() => grid.locator('.vt-body [role=row]').count()).toBe(1);
+    await expect.poll(() => rows.count()).toBe(1);
     await page.getByLabel('Search').fill('');
-    await expect.poll(() => grid.locator('.vt-body [role=row]').count()).toBe(3);
+    await expect.poll(() => rows.count()).toBe(3);
 
     // The keyboard: focus the grid, move down, Enter opens that job.
     await grid.focus();
@@ -244,13 +296,15 @@ describe('Processes on a cluster', () => {
     expect(await page.getByRole('button', { name: 'Cancel job…' }).count()).toBe(0);
     await photograph(page, 'processes-06-job-cancelled');
 
-    // Back: the table kept its sort and selection; the row shows the cancel.
+    // Back: the table kept its filter, sort and selection. The cancelled job left the "running"
+    // filter; with all states it is there, still selected, showing the cancel.
     await page.getByRole('link', { name: '← Processes' }).click();
     await grid.waitFor();
-    expect(await grid.locator('[aria-selected=true] .cell-title').textContent()).toBe('Inventory service');
+    expect(await page.getByLabel('State').inputValue()).toBe('running');
+    await expect.poll(() => rows.count()).toBe(2);
+    await page.getByLabel('State').selectOption('all');
     await grid.locator('[aria-selected=true]', { hasText: 'cancelled' }).waitFor();
-    await page.getByLabel('State').selectOption('running');
-    await expect.poll(() => grid.locator('.vt-body [role=row]').count()).toBe(2);
+    expect(await grid.locator('[aria-selected=true] .cell-title').textContent()).toBe('Inventory service');
     expect(ns).not.toBe('');
   });
 });

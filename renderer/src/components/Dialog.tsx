@@ -6,6 +6,8 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
   useEffect(() => {
     const d = ref.current!;
     if (!d.open) d.showModal();
+    // showModal focuses the first control (the close button); a safer default can ask for focus.
+    d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     return () => d.close();
   }, []);
   const labelId = props.labelId ?? `dlg-${props.title.replace(/\W+/g, '-').toLowerCase()}`;

@@ -3,7 +3,8 @@
 // drives (arrows, Page Up/Down, Home/End move the selection; Enter opens), with the selection kept
 // by key across updates and the scroll position anchored to the first visible row when rows are
 // inserted or removed above it (a live list does not jump under the reader).
-import { memo, useCallback, useId, useLayoutEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { flushSync } from 'react-dom';
+import { memo, useCallback, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 
 export interface Column<T> {
   id: string;
@@ -64,22 +65,16 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   // Scroll anchoring: remember the first visible row; when the rows change and it moved, scroll by
   // as much, so what the reader looks at stays put. At the very top new rows simply show.
   const anchor = useRef<{ key: string; offset: number } | undefined>(undefined);
-  const keyIndex = useRef(new Map<string, number>());
   useLayoutEffect(() => {
     const el = scroller.current!;
-    const index = new Map<string, number>();
-    rows.forEach((r, i) => index.set(rowKey(r), i));
-    keyIndex.current = index;
     const a = anchor.current;
-    if (a && el.scrollTop > 0) {
-      const i = index.get(a.key);
-      if (i !== undefined) {
-        const want = i * rowHeight + a.offset;
-        if (Math.abs(want - el.scrollTop) >= 1) {
-          el.scrollTop = want;
-          setScrollTop(el.scrollTop);
-        }
-      }
+    if (!a || el.scrollTop <= 0) return;
+    const i = rows.findIndex((r) => rowKey(r) === a.key);
+    if (i < 0) return;
+    const want = i * rowHeight + a.offset;
+    if (Math.abs(want - el.scrollTop) >= 1) {
+      el.scrollTop = want;
+      setScrollTop(el.scrollTop);
     }
   }, [rows, rowKey, rowHeight]);
 
@@ -93,7 +88,8 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
     anchor.current = r === undefined ? undefined : { key: rowKey(r), offset: scrollTop - top * rowHeight };
   });
 
-  const onScroll = useCallback(() => setScrollTop(scroller.current!.scrollTop), []);
+  // Rendered in the scroll's own frame, so fast scrolling never shows a blank band.
+  const onScroll = useCallback(() => flushSync(() => setScrollTop(scroller.current!.scrollTop)), []);
   // Stable callbacks for the memoized rows; a click also focuses the grid, so the keys work next.
   const handlers = useRef({ onSelect: props.onSelect, onOpen: props.onOpen });
   handlers.current = { onSelect: props.onSelect, onOpen: props.onOpen };
@@ -103,7 +99,8 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   }, []);
   const open = useCallback((key: string) => handlers.current.onOpen?.(key), []);
 
-  const selectedIndex = props.selected === undefined ? -1 : (keyIndex.current.get(props.selected) ?? rows.findIndex((r) => rowKey(r) === props.selected));
+  // A scan of 5,000 keys costs far less than keeping an index map current.
+  const selectedIndex = useMemo(() => (props.selected === undefined ? -1 : rows.findIndex((r) => rowKey(r) === props.selected)), [rows, rowKey, props.selected]);
 
   const reveal = (i: number) => {
     const el = scroller.current!;
@@ -136,13 +133,17 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
     reveal(to);
   };
 
+  // Rows are keyed by slot, not by job: a slot is reused for the row that scrolls into it, so a
+  // jump of a page updates text in place instead of building new elements. Slots whose row did
+  // not change (a small scroll, a burst elsewhere) skip rendering altogether (memo).
+  const pool = Math.ceil(viewport / rowHeight) + 2 * overscan + 2;
   const visible: ReactNode[] = [];
   for (let i = first; i < last; i++) {
     const r = rows[i]!;
     const key = rowKey(r);
     visible.push(
       <Row
-        key={key}
+        key={i % pool}
         id={`${id}-r${i}`}
         row={r}
         rowKey={key}

@@ -123,7 +123,7 @@ export function JobDetail({ guid, jobKey }: { guid: string; jobKey: string }) {
           onClose={() => setConfirm(false)}
           footer={
             <>
-              <button type="button" onClick={() => setConfirm(false)} autoFocus>
+              <button type="button" onClick={() => setConfirm(false)} data-autofocus>
                 Keep it
               </button>
               <button
@@ -132,10 +132,7 @@ export function JobDetail({ guid, jobKey }: { guid: string; jobKey: string }) {
                 onClick={() => {
                   setConfirm(false);
                   call('jobs.cancel', { guid, key: job.key }).then(
-                    (j) => {
-                      setJob(j);
-                      setNotice({ kind: 'ok', text: 'Cancelled: its Kubernetes Job and pod are being deleted.' });
-                    },
+                    (j) => setJob(j),
                     (e: Error) => setNotice({ kind: 'error', text: `Could not cancel: ${e.message}` }),
                   );
                 }}
@@ -155,6 +152,16 @@ export function JobDetail({ guid, jobKey }: { guid: string; jobKey: string }) {
   );
 }
 
+// What each stretch of the bar is: the time before the phase that ends it.
+const LEGEND = [
+  ['created', 'in the queue'],
+  ['scheduled', 'waiting for a node'],
+  ['pulled', 'pulling the image'],
+  ['started', 'starting'],
+  ['ready', 'getting ready'],
+  ['finished', 'running'],
+] as const;
+
 function Timeline({ job, now }: { job: JobView; now: number }) {
   const list = phases(job);
   const start = Date.parse(job.queued_time);
@@ -172,6 +179,14 @@ function Timeline({ job, now }: { job: JobView; now: number }) {
           <span className="seg seg-now" style={{ left: `${((Date.parse(happened[happened.length - 1]!.at!) - start) / total) * 100}%`, right: 0 }} />
         )}
       </div>
+      <ul className="timeline-legend" aria-hidden>
+        {LEGEND.map(([id, label]) => (
+          <li key={id}>
+            <span className={`swatch seg-${id}`} />
+            {label}
+          </li>
+        ))}
+      </ul>
       <ol className="timeline" data-testid="timeline">
         {list.map((p) => (
           <li key={p.id} className={p.at ? 'done' : p.current ? 'current' : p.skipped ? 'skipped' : 'later'} data-phase={p.id}>
@@ -333,9 +348,11 @@ function LogView({ job, guid }: { job: JobView; guid: string }) {
         ? 'from the pod'
         : log?.source === 'store'
           ? 'the copy kept after the pod ended'
-          : job.started_time
+          : isTerminal(job.state)
             ? 'nothing was kept'
-            : 'the log starts when the container does';
+            : job.started_time
+              ? 'the pod has printed nothing yet'
+              : 'the log starts when the container does';
   return (
     <section className="card" aria-labelledby="h-log">
       <div className="card-body">

@@ -3,6 +3,7 @@
 import { useMemo } from 'react';
 import type { ProcessRow } from '../../../shared/processes';
 import { VirtualTable, type Column } from '../components/VirtualTable';
+import { exact } from '../format';
 import { bornAt, cpuCell, durationText, memCell, STATE_TONE, type Sort, type SortColumn, type UsageCell } from './view';
 
 export const ROW_HEIGHT = 46;
@@ -87,10 +88,10 @@ export function ProcessTable(props: {
         sortable: true,
         align: 'right',
         cell: (r) => durationText(now - Date.parse(bornAt(r))),
-        title: (r) => new Date(bornAt(r)).toLocaleString(),
+        title: (r) => exact(bornAt(r)),
       },
-      { id: 'cpu', header: 'CPU', width: '150px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
-      { id: 'memory', header: 'Memory', width: '130px', sortable: true, cell: (r) => <Usage cell={memCell(r)} what="Memory" /> },
+      { id: 'cpu', header: 'CPU', width: '196px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
+      { id: 'memory', header: 'Memory', width: '150px', sortable: true, cell: (r) => <Usage cell={memCell(r)} what="Memory" /> },
       { id: 'restarts', header: 'Restarts', width: '96px', sortable: true, align: 'right', cell: (r) => r.restarts },
     ],
     [now],

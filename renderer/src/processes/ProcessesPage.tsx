@@ -1,12 +1,12 @@
 // Processes: every content job, active and of the last day, with where it runs and what it uses
 // now. Live from the event stream (see useProcesses.ts); the filters, sort, selection and scroll
 // survive a visit to a job and back.
-import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { memo, useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
 import type { MetricsStatus, ProcessRow, ProcessSummary } from '../../../shared/processes';
 import { useLive } from '../hooks';
 import { call } from '../transport';
 import { ProcessTable, jobHref } from './ProcessTable';
-import { processStore, useProcesses } from './useProcesses';
+import { useProcesses } from './useProcesses';
 import { cpuText, DEFAULT_SORT, filterRows, memText, NO_FILTERS, nextSort, sortRows, STATE_FILTERS, type Filters, type Sort, type StateFilter } from './view';
 
 // Kept across visits (the page unmounts while a job is open).
@@ -23,11 +23,11 @@ export function useNow(ms: number, skewMs = 0): number {
 }
 
 export function ProcessesPage() {
-  const { rows, loaded, truncated, metrics, skewMs, error } = useProcesses();
+  const { rows, membership, loaded, truncated, metrics, skewMs, error } = useProcesses();
   const [filters, setFiltersState] = useState(memory.filters);
   const [sort, setSortState] = useState(memory.sort);
   const [selected, setSelectedState] = useState(memory.selected);
-  const setFilters = (f: Filters) => setFiltersState((memory.filters = f));
+  const setFilters = useCallback((f: Filters) => setFiltersState((memory.filters = f)), []);
   const setSort = (s: Sort) => setSortState((memory.sort = s));
   const setSelected = useCallback((k: string) => setSelectedState((memory.selected = k)), []);
   const now = useNow(5000, skewMs);
@@ -35,13 +35,15 @@ export function ProcessesPage() {
   const text = useDeferredValue(filters.text);
 
   const shown = useMemo(() => sortRows(filterRows(rows, { ...filters, text }), sort), [rows, filters, text, sort]);
-  const choices = useMemo(() => contentAndImages(rows), [rows]);
+  // Recomputed when jobs come or go, not on every usage change.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const choices = useMemo(() => contentAndImages(rows), [membership]);
   const open = useCallback((key: string) => {
     const r = shown.find((x) => x.key === key);
     if (r) window.location.hash = jobHref(r);
   }, [shown]);
 
-  const filtered = filters.state !== 'all' || filters.kind !== 'all' || filters.content || filters.image || filters.text;
+  const filtered = isFiltered(filters);
   const active = rows.filter((r) => r.state === 'queued' || r.state === 'creating' || r.state === 'pending' || r.state === 'running').length;
 
   return (
@@ -59,58 +61,7 @@ export function ProcessesPage() {
           Could not load the jobs: {error}
         </div>
       )}
-      <div className="filters" role="search" aria-label="Filter jobs">
-        <label className="filter">
-          <span>Search</span>
-          <input type="search" placeholder="Content, job key, image, node…" value={filters.text} onChange={(e) => setFilters({ ...filters, text: e.target.value })} />
-        </label>
-        <label className="filter">
-          <span>State</span>
-          <select value={filters.state} onChange={(e) => setFilters({ ...filters, state: e.target.value as StateFilter })}>
-            {STATE_FILTERS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="filter">
-          <span>Kind</span>
-          <select value={filters.kind} onChange={(e) => setFilters({ ...filters, kind: e.target.value as Filters['kind'] })}>
-            <option value="all">All kinds</option>
-            <option value="build">Build</option>
-            <option value="render">Render</option>
-            <option value="run">Run (apps, APIs)</option>
-          </select>
-        </label>
-        <label className="filter">
-          <span>Content</span>
-          <select value={filters.content} onChange={(e) => setFilters({ ...filters, content: e.target.value })}>
-            <option value="">All content</option>
-            {choices.content.map(([guid, label]) => (
-              <option key={guid} value={guid}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="filter">
-          <span>Image</span>
-          <select value={filters.image} onChange={(e) => setFilters({ ...filters, image: e.target.value })}>
-            <option value="">All images</option>
-            {choices.images.map((i) => (
-              <option key={i} value={i}>
-                {i}
-              </option>
-            ))}
-          </select>
-        </label>
-        {filtered && (
-          <button type="button" className="ghost small clear" onClick={() => setFilters(NO_FILTERS)}>
-            Clear filters
-          </button>
-        )}
-      </div>
+      <FilterBar filters={filters} choices={choices} onChange={setFilters} />
       <div className="table-card card">
         <ProcessTable
           rows={shown}
@@ -134,6 +85,69 @@ export function ProcessesPage() {
     </div>
   );
 }
+
+
+/** The filters: labelled controls; memoized, so a burst of row changes does not re-render 700 options. */
+const FilterBar = memo(function FilterBar({ filters, choices, onChange }: { filters: Filters; choices: Choices; onChange: (f: Filters) => void }) {
+  const filtered = isFiltered(filters);
+  return (
+    <div className="filters" role="search" aria-label="Filter jobs">
+      <label className="filter">
+        <span>Search</span>
+        <input type="search" placeholder="Content, job key, image, node…" value={filters.text} onChange={(e) => onChange({ ...filters, text: e.target.value })} />
+      </label>
+      <label className="filter">
+        <span>State</span>
+        <select value={filters.state} onChange={(e) => onChange({ ...filters, state: e.target.value as StateFilter })}>
+          {STATE_FILTERS.map((s) => (
+            <option key={s.value} value={s.value}>
+              {s.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="filter">
+        <span>Kind</span>
+        <select value={filters.kind} onChange={(e) => onChange({ ...filters, kind: e.target.value as Filters['kind'] })}>
+          <option value="all">All kinds</option>
+          <option value="build">Build</option>
+          <option value="render">Render</option>
+          <option value="run">Run (apps, APIs)</option>
+        </select>
+      </label>
+      <label className="filter">
+        <span>Content</span>
+        <select value={filters.content} onChange={(e) => onChange({ ...filters, content: e.target.value })}>
+          <option value="">All content</option>
+          {choices.content.map(([guid, label]) => (
+            <option key={guid} value={guid}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="filter">
+        <span>Image</span>
+        <select value={filters.image} onChange={(e) => onChange({ ...filters, image: e.target.value })}>
+          <option value="">All images</option>
+          {choices.images.map((i) => (
+            <option key={i} value={i}>
+              {i}
+            </option>
+          ))}
+        </select>
+      </label>
+      {filtered && (
+        <button type="button" className="ghost small clear" onClick={() => onChange(NO_FILTERS)}>
+          Clear filters
+        </button>
+      )}
+    </div>
+  );
+});
+
+const isFiltered = (f: Filters) => f.state !== 'all' || f.kind !== 'all' || Boolean(f.content || f.image || f.text);
+type Choices = ReturnType<typeof contentAndImages>;
 
 function Empty({ loaded, filtered, onClear }: { loaded: boolean; filtered: boolean; onClear: () => void }) {
   if (!loaded) return <p>Loading jobs…</p>;
@@ -172,7 +186,7 @@ function contentAndImages(rows: readonly ProcessRow[]) {
 }
 
 /** The strip above the table: what runs, waits and failed, and what it asks of the cluster. */
-function Summary() {
+const Summary = memo(function Summary() {
   const fetchSummary = useCallback(() => call('processes.summary'), []);
   const { data, error } = useLive(fetchSummary, ['jobs.changed', 'processes.metrics'], { batchMs: 1000 });
   if (error) return <div className="banner error">Could not load the summary: {error}</div>;
@@ -186,7 +200,7 @@ function Summary() {
       <AppUsage data={data} />
     </section>
   );
-}
+});
 
 function Stat(props: { label: string; value: number | undefined; sub?: string; tone?: string }) {
   return (
@@ -260,6 +274,3 @@ export function MetricsNotice({ status }: { status: MetricsStatus | undefined })
     </div>
   );
 }
-
-// Exposed for the end-to-end tests and the benchmark: apply what is queued now.
-export const flushProcesses = () => processStore.flush();

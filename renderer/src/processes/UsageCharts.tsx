@@ -55,7 +55,8 @@ function Chart(props: {
   const { data, field, format, request, limit, oomAt } = props;
   const last = data[data.length - 1];
   const peak = data.reduce((m, d) => Math.max(m, d[field]), 0);
-  const top = Math.max(peak, limit ?? 0, request ?? 0) * 1.12 || 1;
+  const ticks = niceTicks(Math.max(peak, limit ?? 0, request ?? 0) * 1.08, field);
+  const top = ticks[ticks.length - 1]!;
   const xs = data.map((d) => d.t);
   if (oomAt !== null) xs.push(oomAt);
   const lo = xs.length ? Math.min(...xs) : 0;
@@ -80,7 +81,7 @@ function Chart(props: {
             <LineChart data={data} margin={{ top: 14, right: 18, bottom: 4, left: 4 }}>
               <CartesianGrid strokeDasharray="3 3" vertical={false} />
               <XAxis dataKey="t" type="number" scale="time" domain={domain} tickFormatter={(v: number) => tick.format(v)} minTickGap={40} />
-              <YAxis domain={[0, top]} tickFormatter={(v: number) => format(v)} width={72} allowDecimals={false} />
+              <YAxis domain={[0, top]} ticks={ticks} tickFormatter={(v: number) => format(v)} width={76} />
               <Tooltip
                 labelFormatter={(v) => time.format(Number(v))}
                 formatter={(v) => [format(Number(v)), props.title]}
@@ -96,4 +97,17 @@ function Chart(props: {
       </div>
     </figure>
   );
+}
+
+const MiB = 1024 * 1024;
+// Steps that make round tick labels: millicores, and bytes in binary units.
+const CPU_STEPS = [10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000];
+const MEMORY_STEPS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536].map((m) => m * MiB);
+
+/** 0 and four or five round steps up to at least `max`. */
+export function niceTicks(max: number, field: 'cpu' | 'memory'): number[] {
+  const steps = field === 'cpu' ? CPU_STEPS : MEMORY_STEPS;
+  const step = steps.find((s) => max / s <= 5) ?? steps[steps.length - 1]!;
+  const n = Math.max(1, Math.ceil(max / step));
+  return Array.from({ length: n + 1 }, (_, i) => i * step);
 }

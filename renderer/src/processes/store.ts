@@ -12,7 +12,9 @@ export class ProcessStore {
   private ops: Op[] = [];
   private frame: number | undefined;
   private readonly listeners = new Set<() => void>();
-  private snapshot: { version: number; rows: readonly ProcessRow[] } = { version: 0, rows: [] };
+  /** `membership` changes only when rows come or go (what the filters' choices depend on). */
+  private snapshot: { version: number; membership: number; rows: readonly ProcessRow[] } = { version: 0, membership: 0, rows: [] };
+  private membership = 0;
   /** Loaded at least once. */
   loaded = false;
   truncated = false;
@@ -35,6 +37,7 @@ export class ProcessStore {
       for (const r of list.rows) {
         seen.add(r.id);
         const old = rows.get(r.id);
+        if (!old) this.membership++;
         if (!old || !sameRow(old, r)) rows.set(r.id, r);
         byKey.set(r.key, r.id);
       }
@@ -42,6 +45,7 @@ export class ProcessStore {
         if (!seen.has(id)) {
           rows.delete(id);
           byKey.delete(r.key);
+          this.membership++;
         }
       this.loaded = true;
       this.truncated = list.truncated;
@@ -92,7 +96,7 @@ export class ProcessStore {
     const ops = this.ops;
     this.ops = [];
     for (const op of ops) op(this.rows, this.byKey);
-    this.snapshot = { version: this.snapshot.version + 1, rows: Array.from(this.rows.values()) };
+    this.snapshot = { version: this.snapshot.version + 1, membership: this.membership, rows: Array.from(this.rows.values()) };
     for (const l of this.listeners) l();
   };
 

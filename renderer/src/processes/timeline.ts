@@ -77,7 +77,7 @@ export function outcome(job: JobView): string | null {
       if (job.reason === 'OOMKilled') return `Killed for running out of memory (exit code ${job.exit_code ?? 137}). Raise its memory limit in the content’s execution settings.`;
       return `Failed${job.reason ? `: ${job.reason}` : ''}${job.exit_code !== null ? ` (exit code ${job.exit_code})` : ''}.${job.message ? ` ${job.message}` : ''}`;
     case 'cancelled':
-      return `Cancelled.${job.message ? ` ${job.message}` : ''}`;
+      return job.message ? (/^cancel/i.test(job.message) ? job.message : `Cancelled: ${job.message}`) : 'Cancelled.';
     case 'lost':
       return `Lost: Offhost can no longer find it in the cluster.${job.message ? ` ${job.message}` : ''}`;
     default:

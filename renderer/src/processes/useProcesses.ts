@@ -77,5 +77,5 @@ export function useProcesses() {
     };
   }, []);
 
-  return { rows: snapshot.rows, version: snapshot.version, loaded: processStore.loaded, truncated: processStore.truncated, metrics: processStore.metrics, skewMs: processStore.skewMs, error };
+  return { rows: snapshot.rows, version: snapshot.version, membership: snapshot.membership, loaded: processStore.loaded, truncated: processStore.truncated, metrics: processStore.metrics, skewMs: processStore.skewMs, error };
 }

@@ -9,7 +9,7 @@ import { app, BrowserWindow, ipcMain, protocol, session, shell, type Session, ty
 import { EVENT_NAMES } from '../../shared/api';
 import { AppError } from '../../shared/errors';
 import { dispatch } from '../api/handlers';
-import { loadConfig } from '../config';
+import { loadConfig, resolveSecretFiles } from '../config';
 import { createCore, type Core } from '../core';
 import { createLogger } from '../log';
 import { APP_ENTRY, APP_SCHEME } from './app-url';
@@ -68,8 +68,17 @@ async function start(): Promise<void> {
   // environment's DATABASE_URL / DATABASE_URL_FILE win over the saved one.
   const dataDir = process.env.OFFHOST_DATA_DIR ?? app.getPath('userData');
   const secrets = await openDesktopSecrets(dataDir, (message) => log.warn(message));
-  const env = { ...process.env };
-  if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) {
+  // OFFHOST_REMEMBER_DATABASE_URL=1 saves the given one for launches from the desktop menu (which
+  // carry no environment); =0 forgets it.
+  const env = resolveSecretFiles(process.env);
+  const remember = process.env.OFFHOST_REMEMBER_DATABASE_URL;
+  if (remember === '0' && secrets.delete(SECRET_NAMES.databaseUrl)) log.info('forgot the saved database URL');
+  if (env.DATABASE_URL) {
+    if (remember === '1') {
+      await secrets.set(SECRET_NAMES.databaseUrl, env.DATABASE_URL);
+      log.info({ protection: secrets.protection.kind }, 'saved the database URL for the next launches');
+    }
+  } else if (!env.PGHOST && !env.PGDATABASE) {
     const saved = await secrets.get(SECRET_NAMES.databaseUrl);
     if (saved) env.DATABASE_URL = saved;
   }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kubeSettingsFromEnv, type KubeSettings } from './kube/config';
+import { metricsOptionsFromEnv, type MetricsOptions } from './metrics/options';
 import { imageReferenceProblem } from '../shared/environment';
 
 export type DatabaseConfig =
@@ -37,6 +38,8 @@ export interface Config {
   kube: KubeSettings | null;
   /** An admin API key (its value) the server makes sure exists at start; null: none. */
   bootstrapAdminKey: string | null;
+  /** The metrics sampler's interval and retention (OFFHOST_METRICS_*; main/metrics/options.ts). */
+  metrics: MetricsOptions;
   /** The content volume (README "How content runs"): its claim, and where this server mounts it (mounted mode). */
   contentVolume: ContentVolumeConfig;
 }
@@ -206,6 +209,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env, overrides: P
     kube: overrides.kube !== undefined ? overrides.kube : kubeSettingsFromEnv(env),
     contentVolume: overrides.contentVolume ?? contentVolumeConfig(env),
     bootstrapAdminKey: overrides.bootstrapAdminKey !== undefined ? overrides.bootstrapAdminKey : bootstrapAdminKey(env),
+    metrics: overrides.metrics ?? metricsOptionsFromEnv(env),
   };
 }
 

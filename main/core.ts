@@ -27,7 +27,6 @@ import { JobsService } from './launcher/jobs-service';
 import { LeaderElector } from './kube/lease';
 import { MetricsSampler } from './metrics/sampler';
 import { MetricsService } from './metrics/service';
-import { metricsOptionsFromEnv } from './metrics/options';
 
 /** How often API keys' last-use times are written (off the request path, in one batch). */
 const KEY_USE_FLUSH_MS = 30_000;
@@ -148,9 +147,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
       })
     : undefined;
   // The metrics sampler (main/metrics/) reads metrics.k8s.io once per interval into the store.
-  // OFFHOST_METRICS_* are read here until main/config.ts (being changed elsewhere) takes them.
-  const metricsOptions = metricsOptionsFromEnv(process.env);
-  const sampler = kubeConfig ? new MetricsSampler({ store, events, log, connect: () => loadKube(kubeConfig), options: metricsOptions }) : undefined;
+  const sampler = kubeConfig ? new MetricsSampler({ store, events, log, connect: () => loadKube(kubeConfig), options: config.metrics }) : undefined;
   // Several instances may share the database: only the holder of the Lease runs the launcher and
   // the sampler (so samples are taken once); every instance serves them from the store.
   const elector = launcher
@@ -170,7 +167,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   if (elector) elector.start();
   else log.info('no cluster configured: deployed jobs stay queued. Set OFFHOST_KUBECONFIG (or KUBECONFIG) and OFFHOST_NAMESPACE to run content on Kubernetes.');
   const jobs = new JobsService({ store, content, events, launcher });
-  const metrics = new MetricsService({ store, content, quotas: () => quotas.current(), options: metricsOptions, configured: kubeConfig !== null });
+  const metrics = new MetricsService({ store, content, quotas: () => quotas.current(), options: config.metrics, configured: kubeConfig !== null });
   const parts = { config, log, store, events, environments, content, quotas, launcher, jobs, metrics, sampler, apiKeys, sessions, packageSources };
   return {
     ...parts,

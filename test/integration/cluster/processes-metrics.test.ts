@@ -4,8 +4,12 @@
  * as metrics.k8s.io, are sampled with ONE PodMetrics list per cycle, and what is stored (and shown
  * by processes.list, and pushed as processes.metrics) equals the emulated usage: memory exactly,
  * CPU within the rate's rounding. The nodes' allocatable CPU and memory reach the summary. A
- * refused (403) or absent metrics API is a status in words; everything else keeps working.
+ * refused (403) or absent metrics API is a status in words; everything else keeps working. With
+ * two instances on one PostgreSQL only the Lease holder samples, and the other takes over.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUOTAS } from '../../../shared/quota.js';
@@ -17,11 +21,14 @@ import { MetricsSampler } from '../../../main/metrics/sampler.js';
 import { MetricsService } from '../../../main/metrics/service.js';
 import { metricsRepo, RAW } from '../../../main/store/metrics-repo.js';
 import type { MetricsOptions } from '../../../main/metrics/options.js';
+import { createCore, type Core } from '../../../main/core.js';
+import { loadConfig } from '../../../main/config.js';
 import { BACKENDS } from '../backends.js';
 import { eventually, isLocalCluster, kube, kubeConfigWithToken, kubeconfigPath, useTestNamespace } from '../../cluster/kube.js';
 import { startHarness, type Harness } from './launcher-harness.js';
 
 const namespaces = { sqlite: useTestNamespace('procmetrics-sqlite'), postgres: useTestNamespace('procmetrics-pg') };
+const leaderNs = useTestNamespace('procmetrics-leader');
 const MiB = 2 ** 20;
 const FAST: MetricsOptions = { intervalMs: 2000, rawRetentionMs: 60_000, retentionMs: 3_600_000 };
 /** As in metrics.test.ts: CPU is a rate metrics-server computes between two scrapes; memory is exact. */
@@ -199,3 +206,35 @@ function countingConfig(kc: k8s.KubeConfig, seen: string[]): k8s.KubeConfig {
   };
   return copy;
 }
+
+describe.skipIf(!isLocalCluster())('metrics sampler with two instances on one PostgreSQL', () => {
+  const pg = BACKENDS.find((b) => b.name === 'postgres')!;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-metrics-leader-'));
+  const cores: Core[] = [];
+  let drop: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    for (const c of cores) await c.close().catch(() => {});
+    await drop?.();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('only the Lease holder samples; when it stops, the other takes over', { timeout: 120_000 }, async () => {
+    const db = await pg.create();
+    drop = db.drop;
+    const kube = { source: { kind: 'files' as const, files: [kubeconfigPath()], from: 'OFFHOST_KUBECONFIG' as const }, context: null, namespace: leaderNs.name };
+    for (const name of ['a', 'b'])
+      cores.push(await createCore(loadConfig({}, { dataDir: path.join(tmp, name), database: db.config, environmentsFile: null, kube, metrics: { intervalMs: 1000, rawRetentionMs: 60_000, retentionMs: 3_600_000 } }), silentLogger, 'server'));
+    const [a, b] = cores as [Core, Core];
+    const leader = await eventually(async () => (a.sampler!.cycles > 0 ? a : b.sampler!.cycles > 0 ? b : false), { timeoutMs: 30_000, what: 'one instance sampling' });
+    const other = leader === a ? b : a;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(other.sampler!.cycles).toBe(0);
+    expect(leader.sampler!.cycles).toBeGreaterThanOrEqual(3);
+    // both serve the same status, from the store
+    expect((await other.metrics.status()).state).toBe('ok');
+    // the leader stops (hands the Lease over): the other samples from then on
+    await leader.close();
+    cores.splice(cores.indexOf(leader), 1);
+    await eventually(async () => other.sampler!.cycles > 0, { timeoutMs: 30_000, what: 'the other instance to take over the sampling' });
+  });
+});

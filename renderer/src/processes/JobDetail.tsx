@@ -258,7 +258,7 @@ function Usage({ job, guid }: { job: JobView; guid: string }) {
         )}
         {m ? (
           <Suspense fallback={<div className="chart-empty">Loading charts…</div>}>
-            <UsageCharts samples={m.samples} resources={m.resources} oom={m.oom} />
+            <UsageCharts ended={isTerminal(job.state)} samples={m.samples} resources={m.resources} oom={m.oom} />
           </Suspense>
         ) : (
           !error && <div className="chart-empty">Loading…</div>

@@ -58,7 +58,7 @@ export function ProcessTable(props: {
       {
         id: 'content',
         header: 'Content',
-        width: 'minmax(180px, 2fr)',
+        width: 'minmax(160px, 2fr)',
         sortable: true,
         cell: (r) => (
           <div className="cell-stack">
@@ -70,13 +70,13 @@ export function ProcessTable(props: {
         ),
         title: (r) => `${r.content_title || r.content_name} · job ${r.key}`,
       },
-      { id: 'kind', header: 'Kind', width: '70px', sortable: true, cell: (r) => r.kind },
-      { id: 'image', header: 'Image', width: 'minmax(150px, 1.6fr)', sortable: true, cell: (r) => <span className="mono ellipsis">{r.image}</span>, title: (r) => r.image },
-      { id: 'node', header: 'Node', width: 'minmax(90px, 1fr)', sortable: true, cell: (r) => (r.node_name ? <span className="ellipsis">{r.node_name}</span> : <span className="muted">—</span>), title: (r) => r.node_name ?? 'not on a node yet' },
+      { id: 'kind', header: 'Kind', width: '64px', sortable: true, cell: (r) => r.kind },
+      { id: 'image', header: 'Image', width: 'minmax(140px, 1.4fr)', sortable: true, cell: (r) => <span className="mono ellipsis">{r.image}</span>, title: (r) => r.image },
+      { id: 'node', header: 'Node', width: 'minmax(110px, 1fr)', sortable: true, cell: (r) => (r.node_name ? <span className="ellipsis">{r.node_name}</span> : <span className="muted">—</span>), title: (r) => r.node_name ?? 'not on a node yet' },
       {
         id: 'state',
         header: 'State',
-        width: '112px',
+        width: '108px',
         sortable: true,
         cell: (r) => <StateBadge state={r.state} />,
         title: (r) => [r.reason, r.message].filter(Boolean).join(': ') || undefined,
@@ -84,15 +84,15 @@ export function ProcessTable(props: {
       {
         id: 'age',
         header: 'Age',
-        width: '72px',
+        width: '84px',
         sortable: true,
         align: 'right',
         cell: (r) => durationText(now - Date.parse(bornAt(r))),
         title: (r) => exact(bornAt(r)),
       },
-      { id: 'cpu', header: 'CPU', width: '196px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
-      { id: 'memory', header: 'Memory', width: '150px', sortable: true, cell: (r) => <Usage cell={memCell(r)} what="Memory" /> },
-      { id: 'restarts', header: 'Restarts', width: '96px', sortable: true, align: 'right', cell: (r) => r.restarts },
+      { id: 'cpu', header: 'CPU', width: '188px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
+      { id: 'memory', header: 'Memory', width: '140px', sortable: true, cell: (r) => <Usage cell={memCell(r)} what="Memory" /> },
+      { id: 'restarts', header: 'Restarts', width: '92px', sortable: true, align: 'right', cell: (r) => r.restarts },
     ],
     [now],
   );

@@ -2,9 +2,11 @@
 // killed for memory marked. Loaded on demand (recharts is big), so the app starts without it.
 import { CartesianGrid, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricSample, ResourceFigures } from '../../../shared/processes';
-import { cpuText, memText } from './view';
+import { cpuText, memText, niceTicks } from './view';
 
 interface Props {
+  /** The job ended: the last figures are "last", not "now". */
+  ended: boolean;
   samples: readonly MetricSample[];
   resources: ResourceFigures;
   oom: { t: string; message: string | null } | null;
@@ -13,7 +15,7 @@ interface Props {
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const timeShort = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
-export default function UsageCharts({ samples, resources, oom }: Props) {
+export default function UsageCharts({ ended, samples, resources, oom }: Props) {
   const data = samples.map((s) => ({ t: Date.parse(s.t), cpu: s.cpu_millicores, memory: s.memory_bytes }));
   const oomAt = oom ? Date.parse(oom.t) : null;
   return (
@@ -27,6 +29,7 @@ export default function UsageCharts({ samples, resources, oom }: Props) {
         request={resources.cpu_request_millicores}
         limit={resources.cpu_limit_millicores}
         oomAt={null}
+        ended={ended}
       />
       <Chart
         title="Memory"
@@ -37,6 +40,7 @@ export default function UsageCharts({ samples, resources, oom }: Props) {
         request={resources.memory_request_bytes}
         limit={resources.memory_limit_bytes}
         oomAt={oomAt}
+        ended={ended}
       />
     </div>
   );
@@ -51,6 +55,7 @@ function Chart(props: {
   request: number | null;
   limit: number | null;
   oomAt: number | null;
+  ended: boolean;
 }) {
   const { data, field, format, request, limit, oomAt } = props;
   const last = data[data.length - 1];
@@ -65,13 +70,14 @@ function Chart(props: {
   // One point (or all at once) still gets a readable minute around it.
   const domain: [number, number] = span > 0 ? [lo, hi] : [lo - 30_000, hi + 30_000];
   const tick = span > 3 * 3600_000 ? timeShort : time;
+  const when = props.ended ? 'last' : 'now';
   const summary = last
-    ? `${props.title}: ${format(last[field])} now, peak ${format(peak)}${request ? `, request ${format(request)}` : ''}${limit ? `, limit ${format(limit)}` : ''}; ${data.length} samples.`
+    ? `${props.title}: ${format(last[field])} ${when}, peak ${format(peak)}${request ? `, request ${format(request)}` : ''}${limit ? `, limit ${format(limit)}` : ''}; ${data.length} samples.`
     : `${props.title}: no samples yet.`;
   return (
     <figure className={`chart chart-${field}`} data-testid={props.testId} data-points={data.length}>
       <figcaption>
-        <b>{props.title}</b> <span className="muted">{last ? `${format(last[field])} now · peak ${format(peak)}` : 'no samples yet'}</span>
+        <b>{props.title}</b> <span className="muted">{last ? `${format(last[field])} ${when} · peak ${format(peak)}` : 'no samples yet'}</span>
       </figcaption>
       <div className="chart-box" role="img" aria-label={summary}>
         {data.length === 0 ? (
@@ -99,15 +105,3 @@ function Chart(props: {
   );
 }
 
-const MiB = 1024 * 1024;
-// Steps that make round tick labels: millicores, and bytes in binary units.
-const CPU_STEPS = [10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000];
-const MEMORY_STEPS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536].map((m) => m * MiB);
-
-/** 0 and four or five round steps up to at least `max`. */
-export function niceTicks(max: number, field: 'cpu' | 'memory'): number[] {
-  const steps = field === 'cpu' ? CPU_STEPS : MEMORY_STEPS;
-  const step = steps.find((s) => max / s <= 5) ?? steps[steps.length - 1]!;
-  const n = Math.max(1, Math.ceil(max / step));
-  return Array.from({ length: n + 1 }, (_, i) => i * step);
-}

@@ -205,3 +205,16 @@ export const STATE_TONE: Record<string, string> = {
   lost: 'failed',
   cancelled: 'cancelled',
 };
+
+const MiB = 1024 * 1024;
+// Steps that make round tick labels: millicores, and bytes in binary units.
+const CPU_STEPS = [10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000];
+const MEMORY_STEPS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536].map((m) => m * MiB);
+
+/** 0 and four or five round steps up to at least `max`. */
+export function niceTicks(max: number, field: 'cpu' | 'memory'): number[] {
+  const steps = field === 'cpu' ? CPU_STEPS : MEMORY_STEPS;
+  const step = steps.find((s) => max / s <= 5) ?? steps[steps.length - 1]!;
+  const n = Math.max(1, Math.ceil(max / step));
+  return Array.from({ length: n + 1 }, (_, i) => i * step);
+}

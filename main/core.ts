@@ -172,7 +172,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   return {
     ...parts,
     volume: volume.volume ?? undefined,
-    handlers: createHandlers(parts, mode),
+    handlers: createHandlers({ ...parts, volume: volume.volume ?? undefined }, mode),
     async close() {
       await elector?.stop();
       await sampler?.stop();

@@ -10,6 +10,7 @@ import { presentBundle, presentContent } from '../content/present';
 import type { UserRecord } from '../users/users';
 import { loadKube } from '../kube/config';
 import { testConnection } from '../kube/check';
+import { neededPermissions } from '../kube/permissions';
 import { jobView } from './job-view';
 import { metricsHandlers } from '../metrics/handlers';
 import { APP_VERSION } from '../version';
@@ -31,7 +32,7 @@ export type Handlers = {
 
 /** `content` may be left out by tests that exercise other parts; its methods then say so. */
 export function createHandlers(
-  core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs' | 'metrics' | 'packageSources'>>,
+  core: Pick<Core, 'config' | 'store' | 'environments' | 'quotas'> & Partial<Pick<Core, 'content' | 'jobs' | 'metrics' | 'packageSources' | 'volume'>>,
   mode: AppInfo['mode'],
 ): Handlers {
   const envs = core.environments;
@@ -76,7 +77,8 @@ export function createHandlers(
       } catch (e) {
         return { ok: false, configured: true, message: (e as Error).message };
       }
-      return testConnection(conn);
+      // Desktop extras: the store pod (copied content volume) and the API server's service proxy.
+      return testConnection(conn, undefined, neededPermissions({ volume: core.volume?.mode ?? null, proxy: settings.source.kind === 'in-cluster' ? 'direct' : 'apiserver' }));
     },
     'settings.packageSources.get': () => packageSources().get(),
     'settings.packageSources.update': (sources, ctx) => packageSources().update(sources, ctx.actor),

@@ -16,7 +16,8 @@ export function permissionName(p: Pick<Permission, 'verb' | 'group' | 'resource'
   return permissionKey(p);
 }
 
-export async function testConnection(conn: KubeConnection, timeoutMs = 10_000): Promise<ConnectionReport> {
+/** `asked`: the permissions to ask about (main/kube/permissions.ts neededPermissions for the way Offhost runs). */
+export async function testConnection(conn: KubeConnection, timeoutMs = 10_000, asked: readonly Permission[] = NEEDED_PERMISSIONS): Promise<ConnectionReport> {
   const { kc, namespace } = conn;
   const within = <T>(p: Promise<T>) =>
     Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref())]);
@@ -31,7 +32,7 @@ export async function testConnection(conn: KubeConnection, timeoutMs = 10_000): 
 
   const auth = kc.makeApiClient(k8s.AuthorizationV1Api);
   const permissions = await Promise.all(
-    NEEDED_PERMISSIONS.map(async (p) => {
+    asked.map(async (p) => {
       try {
         const review = await within(
           auth.createSelfSubjectAccessReview({

@@ -38,6 +38,34 @@ export const LAUNCHER_PERMISSIONS: readonly Permission[] = [
  */
 export const CLUSTER_PERMISSIONS: readonly Permission[] = [{ verb: 'list', group: '', resource: 'nodes', why: "to show the cluster's allocatable CPU and memory" }];
 
+/**
+ * Desktop only, in copied mode (OFFHOST_STORE_IMAGE; main/content/volume-copied.ts): the store pod
+ * that holds the content claim — get, create, delete — and exec into it (a WebSocket, which
+ * Kubernetes authorizes as `create pods/exec`). In-cluster the server mounts the claim instead.
+ */
+export const COPIED_VOLUME_PERMISSIONS: readonly Permission[] = [
+  ...['get', 'create', 'delete'].map((verb) => ({ verb, group: '', resource: 'pods', why: 'to run the store pod that fills the content volume from this desktop' })),
+  { verb: 'create', group: '', resource: 'pods', subresource: 'exec', why: 'to copy bundles and outputs through the store pod' },
+];
+
+/**
+ * Desktop only ('apiserver' mode, main/content/proxy.ts): apps and APIs are reached through the API
+ * server's service proxy, whose RBAC verb is the HTTP method's (GET get, POST create, PUT update,
+ * PATCH patch, DELETE delete). In-cluster the server goes to the pod directly.
+ */
+export const APISERVER_PROXY_PERMISSIONS: readonly Permission[] = ['get', 'create', 'update', 'patch', 'delete'].map((verb) => ({
+  verb,
+  group: '',
+  resource: 'services',
+  subresource: 'proxy',
+  why: 'to reach running apps and APIs through the API server',
+}));
+
+/** What test connection asks about for this way of running: in-cluster (the chart) is LAUNCHER_PERMISSIONS alone. */
+export function neededPermissions(o: { volume: 'mounted' | 'copied' | null; proxy: 'apiserver' | 'direct' }): Permission[] {
+  return [...LAUNCHER_PERMISSIONS, ...(o.volume === 'copied' ? COPIED_VOLUME_PERMISSIONS : []), ...(o.proxy === 'apiserver' ? APISERVER_PROXY_PERMISSIONS : [])];
+}
+
 /** "verb group/resource/subresource", as RBAC and the apiserver's 403 messages name them. */
 export function permissionKey(p: Pick<Permission, 'verb' | 'group' | 'resource' | 'subresource'>): string {
   return `${p.verb} ${p.group ? `${p.group}/` : ''}${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;

@@ -8,11 +8,12 @@
 import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { bootstrapAdminKey, loadConfig } from '../../../main/config';
-import { CLUSTER_PERMISSIONS, LAUNCHER_PERMISSIONS, permissionKey } from '../../../main/kube/permissions';
+import { CLUSTER_PERMISSIONS, LAUNCHER_PERMISSIONS, permissionKey, rbacRules } from '../../../main/kube/permissions';
 import { CHART_DIR, helm, helmVersion, renderChart, renderError, type K8sObject } from '../../cluster/helm.js';
-import { apiErrorMessage, kube, useTestNamespace } from '../../cluster/kube.js';
+import { apiErrorMessage, kube, kubeconfigPath, useTestNamespace } from '../../cluster/kube.js';
 
 const ns = useTestNamespace('helm-chart');
+const installNs = useTestNamespace('helm-install');
 const BASE = { 'database.existingSecret': 'offhost-database' };
 
 type Container = k8s.V1Container;
@@ -175,5 +176,31 @@ describe('server-side dry-run on the test cluster', () => {
     bad.spec!.containers[0]!.securityContext = { ...bad.spec!.containers[0]!.securityContext, allowPrivilegeEscalation: true };
     const refused = await core.createNamespacedPod({ namespace: ns.name, body: bad, dryRun: 'All' }).then(() => undefined, (e: unknown) => e);
     expect(apiErrorMessage(refused)).toMatch(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+  });
+});
+
+describe('helm install, upgrade and uninstall on the test cluster', () => {
+  it('the generated API key stays the same across an upgrade; uninstall keeps it and the content claim', async () => {
+    const { core, rbac } = kube();
+    const kubeconfig = ['--kubeconfig', kubeconfigPath(), '--namespace', installNs.name];
+    await core.createNamespacedSecret({ namespace: installNs.name, body: { metadata: { name: 'offhost-database' }, stringData: { 'database-url': 'postgres://offhost:pw@db:5432/offhost' } } });
+    const key = async () => Buffer.from((await core.readNamespacedSecret({ name: 'offhost-api-key', namespace: installNs.name })).data!['admin-key']!, 'base64').toString();
+    try {
+      helm(['install', 'offhost', CHART_DIR, ...kubeconfig, '--set', 'database.existingSecret=offhost-database']);
+      const first = await key();
+      expect(bootstrapAdminKey({ OFFHOST_BOOTSTRAP_ADMIN_KEY: first })).toBe(first);
+      expect((await rbac.readNamespacedRole({ name: 'offhost', namespace: installNs.name })).rules).toHaveLength(rbacRules().length);
+      helm(['upgrade', 'offhost', CHART_DIR, ...kubeconfig, '--set', 'database.existingSecret=offhost-database', '--set', 'replicaCount=3']);
+      expect(await key()).toBe(first);
+      expect((await kube().apps.readNamespacedDeployment({ name: 'offhost', namespace: installNs.name })).spec?.replicas).toBe(3);
+      helm(['uninstall', 'offhost', ...kubeconfig, '--wait']);
+      expect(await key()).toBe(first);
+      expect((await core.readNamespacedPersistentVolumeClaim({ name: 'offhost-content', namespace: installNs.name })).metadata?.name).toBe('offhost-content');
+      await expect(rbac.readNamespacedRole({ name: 'offhost', namespace: installNs.name })).rejects.toThrow();
+    } finally {
+      helm(['uninstall', 'offhost', ...kubeconfig], { allowFail: true });
+      await rbac.deleteClusterRoleBinding({ name: `offhost-${installNs.name}-nodes` }).catch(() => undefined);
+      await rbac.deleteClusterRole({ name: `offhost-${installNs.name}-nodes` }).catch(() => undefined);
+    }
   });
 });

@@ -8,12 +8,10 @@
 //  3. a burst of 500 changed rows (one processes.metrics cycle): event → table committed and laid
 //     out, in one store batch (goal: within one 16 ms frame), sorted by state and by CPU (the rows
 //     reorder), over 20 bursts each.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { bundlePage } from '../e2e/page-bundle';
 import { chooseChromium, isExecutableFile, npmChromium } from '../setup/chromium';
 
 const root = path.resolve(__dirname, '../..');
@@ -30,27 +28,6 @@ const pct = (xs: number[], p: number) => {
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 const verdict = (ok: boolean) => (ok ? 'ok' : 'OVER GOAL');
 
-async function bundle(): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-bench-table-'));
-  try {
-    await esbuild.build({
-      entryPoints: [path.join(__dirname, 'processes-table', 'entry.tsx')],
-      bundle: true,
-      minify: true,
-      format: 'iife',
-      outdir: dir,
-      jsx: 'automatic',
-      define: { 'process.env.NODE_ENV': '"production"' },
-      logLevel: 'error',
-    });
-    const js = fs.readFileSync(path.join(dir, 'entry.js'), 'utf8');
-    const css = fs.readFileSync(path.join(dir, 'entry.css'), 'utf8');
-    return `<!doctype html><html><head><meta charset="utf-8"><style>${css}</style></head><body><div id="root"></div><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 async function launch(): Promise<Browser> {
   const choice = chooseChromium(process.env, process.platform, process.arch, isExecutableFile);
   const exe = choice.source === 'npm' ? await npmChromium(root) : { path: choice.path, env: {} };
@@ -62,7 +39,7 @@ async function launch(): Promise<Browser> {
 }
 
 beforeAll(async () => {
-  const html = await bundle();
+  const html = await bundlePage(path.join(__dirname, 'processes-table', 'entry.tsx'));
   browser = await launch();
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   // A data: URL would be small-origin oddities; a blank page with the document written is plain.

@@ -253,7 +253,7 @@ function Usage({ job, guid }: { job: JobView; guid: string }) {
         {m && m.oom && (
           <p className="field-error" data-testid="oom-note">
             Killed for running out of memory at {new Date(m.oom.t).toLocaleTimeString()}
-            {m.oom.message ? `: ${m.oom.message}` : ''}.
+            {m.oom.message ? `: ${m.oom.message.replace(/\.$/, '')}` : ''}.
           </p>
         )}
         {m ? (

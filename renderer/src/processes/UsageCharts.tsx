@@ -84,7 +84,7 @@ function Chart(props: {
           <div className="chart-empty">No samples yet: usage is read while the job runs, once per sampling interval.</div>
         ) : (
           <ResponsiveContainer width="100%" height="100%">
-            <LineChart data={data} margin={{ top: 14, right: 18, bottom: 4, left: 4 }}>
+            <LineChart data={data} margin={{ top: 14, right: oomAt !== null ? 84 : 18, bottom: 4, left: 4 }}>
               <CartesianGrid strokeDasharray="3 3" vertical={false} />
               <XAxis dataKey="t" type="number" scale="time" domain={domain} tickFormatter={(v: number) => tick.format(v)} minTickGap={40} />
               <YAxis domain={[0, top]} ticks={ticks} tickFormatter={(v: number) => format(v)} width={76} />

@@ -37,7 +37,7 @@ export interface LauncherOptions {
   deadlineSeconds: { build: number; render: number };
   ttlSecondsAfterFinished: number;
   reconcileEveryMs: number;
-  /** The most of a pod's log kept in the store once the job ends (its end is kept). */
+  /** The most of a pod's log kept in the store once the job ends (its beginning: task-output.ts counts lines from there). */
   logCapBytes: number;
   backoffMs: Backoff;
   /** How long after creating a Job to look once for why it has no pod yet. */

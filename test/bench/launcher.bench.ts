@@ -5,14 +5,18 @@
 //  2. the launch path (DB row, state machine, quotas, Job + Service create, row written) for 50
 //     apps against creating the same 50 Jobs + Services directly with client-node, as a ratio
 //     (vitest's table gives each side's time).
-//  3. 300 jobs queued → all pods Running, next to creating the same Jobs directly (the fake
-//     nodes hold 3 × 110 pods), and the process's RSS meanwhile.
+//  3. 1,000 jobs queued → all Jobs created and all pods Running (the bench adds KWOK nodes for
+//     room: the cluster's own hold 3 × 110 pods), with the pod events and row changes per second,
+//     next to creating the same Jobs directly; then 9,000 finished rows more (10,000 in all) and
+//     the RSS of a process of its own running the launcher on that database (launcher-rss-child.ts).
 // The cluster is started if it is not running, and stopped again afterwards if started here.
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
 import { DEFAULT_SETTINGS, jobTag } from '../../shared/content';
 import { DEFAULT_QUOTAS, type Quotas } from '../../shared/quota';
@@ -61,7 +65,11 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
-async function queue(n: number, annotations: Record<string, string>): Promise<number[]> {
+/**
+ * Jobs of one content item. Runs (apps) get a Service; their pods never turn Ready
+ * (kwok.offhost.dev/outcome: never-ready), or each newer one would replace the older ones.
+ */
+async function queue(n: number, annotations: Record<string, string>, kind: 'run' | 'build' = 'run'): Promise<number[]> {
   const ids: number[] = [];
   const now = new Date().toISOString();
   for (let i = 0; i < n; i++) {
@@ -72,8 +80,8 @@ async function queue(n: number, annotations: Record<string, string>): Promise<nu
         content_id: content.id,
         bundle_id: content.bundleId,
         task_id: content.taskId,
-        kind: 'run',
-        tag: jobTag('run', 'python-fastapi'),
+        kind,
+        tag: jobTag(kind, 'python-fastapi'),
         after_job_id: null,
         environment_guid: randomUUID(),
         image: 'registry.invalid/offhost/runner:bench',
@@ -82,11 +90,13 @@ async function queue(n: number, annotations: Record<string, string>): Promise<nu
       now,
     );
     ids.push(job.id);
+    keyOf.set(job.id, job.key);
   }
   annotationsFor = annotations;
   return ids;
 }
 let annotationsFor: Record<string, string> = {};
+const keyOf = new Map<number, string>();
 
 /** Resolves when every id reached a state `ok` accepts (checked on each jobs.changed). */
 function until(ids: number[], ok: (state: string) => boolean): Promise<void> {
@@ -140,7 +150,7 @@ beforeAll(async () => {
   launcher.start();
 
   // 1. Status change → row + event, one job at a time.
-  const ids = await queue(LATENCY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' });
+  const ids = await queue(LATENCY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' }, 'build');
   launcher.kick();
   await until(ids, (s) => s === 'running');
   const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/managed-by=offhost' })).items;
@@ -163,22 +173,37 @@ beforeAll(async () => {
   }
   await clear();
 
-  // 3. Many jobs queued → all running, next to the same Jobs created directly. The fake nodes hold
-  // 3 × 110 pods, so 300 (not 1,000).
-  const many = await queue(MANY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' });
+  // 3. 1,000 jobs queued → all created, all running, next to the same Jobs created directly.
+  await addBenchNodes();
+  const many = await queue(MANY_JOBS, { 'kwok.offhost.dev/run-time': '3600s' }, 'build');
+  const podEvents0 = launcher.status.podEvents;
+  let changes = 0;
+  const offChanges = events.on('jobs.changed', () => changes++);
   let t0 = performance.now();
-  const running = until(many, (s) => s === 'running');
+  const created = untilKeys(many, (s) => s !== 'queued' && s !== 'creating');
+  const running = untilKeys(many, (s) => s === 'running');
   launcher.kick();
+  await created;
+  manyTimes.created = performance.now() - t0;
   await running;
   manyTimes.launcher = performance.now() - t0;
-  rssWithRows = process.memoryUsage().rss;
+  manyRates.podEvents = (launcher.status.podEvents - podEvents0) / (manyTimes.launcher / 1000);
+  manyRates.changes = changes / (manyTimes.launcher / 1000);
+  offChanges();
+  // 10,000 rows: the 1,000 live ones and 9,000 finished; the launcher's RSS in a process of its own.
+  await addFinishedRows(ROWS - MANY_JOBS);
+  rss = await measureRss(MANY_JOBS);
   await clear();
   t0 = performance.now();
   const allRunning = podsRunning(MANY_JOBS);
+  // 50 requests at a time: far more at once and the apiserver answers 429 (max-requests-inflight).
+  let next = 0;
   await Promise.all(
-    Array.from({ length: MANY_JOBS }, (_, i) => {
-      const id = 2_000_000 + i;
-      return batch.createNamespacedJob({ namespace, body: jobManifest({ ...directSpec(id), job: { id, key: `m${id}`, kind: 'build', tag: 'python_restore', bundle_id: content.bundleId }, deadlineSeconds: 3600, podAnnotations: { 'kwok.offhost.dev/run-time': '3600s' } }) });
+    Array.from({ length: 50 }, async () => {
+      while (next < MANY_JOBS) {
+        const id = 2_000_000 + next++;
+        await batch.createNamespacedJob({ namespace, body: jobManifest({ ...directSpec(id), job: { id, key: `m${id}`, kind: 'build', tag: 'python_restore', bundle_id: content.bundleId }, deadlineSeconds: 3600, podAnnotations: { 'kwok.offhost.dev/run-time': '3600s' } }) });
+      }
     }),
   );
   await allRunning;
@@ -186,9 +211,82 @@ beforeAll(async () => {
   await clear();
 }, 900_000);
 
-const MANY_JOBS = 300;
-const manyTimes = { launcher: 0, direct: 0 };
-let rssWithRows = 0;
+const MANY_JOBS = 1000;
+const ROWS = 10_000;
+const manyTimes = { created: 0, launcher: 0, direct: 0 };
+const manyRates = { podEvents: 0, changes: 0 };
+let rss: { rows: number; live: number; baseMiB: number; launcherMiB: number; listedMs: number; podEvents: number } | undefined;
+const BENCH_NODES = 4;
+const BENCH_NODE_PODS = 250;
+const benchNodeName = (i: number) => `bench-kwok-${i}`;
+
+/** More KWOK nodes for room (not labelled node.offhost.dev/fake, so the cluster's checks ignore them); removed in afterAll. */
+async function addBenchNodes(): Promise<void> {
+  for (let i = 0; i < BENCH_NODES; i++) {
+    const name = benchNodeName(i);
+    const resources = { cpu: '64', memory: '256Gi', pods: String(BENCH_NODE_PODS), 'ephemeral-storage': '100Gi' };
+    await core
+      .createNode({
+        body: {
+          metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok', 'node.offhost.dev/bench': 'true' } },
+          status: { capacity: resources, allocatable: resources, addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] },
+        },
+      })
+      .catch((e: { code?: number }) => {
+        if (e.code !== 409) throw e;
+      });
+  }
+  for (;;) {
+    const nodes = await core.listNode({ labelSelector: 'node.offhost.dev/bench=true' });
+    if (nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length >= BENCH_NODES) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Resolves when every job reached a state `ok` accepts, from the events alone (no reads: the launcher shares this thread). */
+function untilKeys(ids: number[], ok: (state: string) => boolean): Promise<void> {
+  const left = new Set(ids.map((id) => keyOf.get(id)!));
+  return new Promise((resolve) => {
+    const off = events.on('jobs.changed', (e) => {
+      if (ok(e.state)) left.delete(e.key);
+      if (!left.size) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+/** Finished rows (as a long-running installation has), in one transaction. */
+async function addFinishedRows(n: number): Promise<void> {
+  const now = new Date().toISOString();
+  await store.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < n; i++) {
+      const job = await jobsRepo.insertQueued(
+        trx,
+        {
+          key: `f${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+          content_id: content.id,
+          bundle_id: content.bundleId,
+          task_id: content.taskId,
+          kind: 'build',
+          tag: jobTag('build', 'python-fastapi'),
+          after_job_id: null,
+          environment_guid: randomUUID(),
+          image: 'registry.invalid/offhost/runner:bench',
+          resources: { cpu_request_millicores: null, cpu_limit_millicores: null, memory_request_bytes: null, memory_limit_bytes: null, service_account_name: null, init_timeout: null, idle_timeout: null },
+        },
+        now,
+      );
+      await trx.updateTable('jobs').set({ state: 'succeeded', exit_code: 0, created_time: now, started_time: now, finished_time: now }).where('id', '=', job.id).execute();
+    }
+  });
+}
+
+async function measureRss(live: number): Promise<NonNullable<typeof rss>> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/bench/launcher-rss-child.ts', path.join(dir, 'offhost.db'), kubeconfig, namespace, String(live)], { timeout: 300_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as NonNullable<typeof rss>;
+}
 
 /** Delete every Job here and wait until no pod is left (the next step needs the nodes' room). */
 async function clear(): Promise<void> {
@@ -236,11 +334,15 @@ afterAll(async () => {
   await store?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
   await core?.deleteNamespace({ name: namespace }).catch(() => {});
+  await core?.deleteCollectionNode({ labelSelector: 'node.offhost.dev/bench=true' }).catch(() => {});
   if (startedHere) await down(loadSettings(), { log: () => {} });
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const out = [
     `\nlauncher: pod status change in the API → job row updated + jobs.changed delivered, ${latencies.length} jobs: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
-    `launcher: ${MANY_JOBS} jobs queued → all pods Running: ${(manyTimes.launcher / 1000).toFixed(1)} s through the launcher, ${(manyTimes.direct / 1000).toFixed(1)} s creating the same Jobs directly (${(manyTimes.launcher / manyTimes.direct).toFixed(2)}×); main-process RSS with ${MANY_JOBS} running jobs tracked: ${(rssWithRows / 1024 ** 2).toFixed(0)} MiB`,
+    `launcher: ${MANY_JOBS} jobs queued → all Jobs created ${(manyTimes.created / 1000).toFixed(1)} s, all pods Running ${(manyTimes.launcher / 1000).toFixed(1)} s through the launcher (${manyRates.podEvents.toFixed(0)} pod events/s handled, ${manyRates.changes.toFixed(0)} row changes/s written and announced), ${(manyTimes.direct / 1000).toFixed(1)} s creating the same Jobs directly (${(manyTimes.launcher / manyTimes.direct).toFixed(2)}×)`,
+    rss
+      ? `launcher: RSS of a process running the launcher on ${rss.rows} job rows (${rss.live} live pods watched): ${rss.launcherMiB.toFixed(0)} MiB (${rss.baseMiB.toFixed(0)} MiB with the modules loaded and the store open, before the launcher started; listed and reconciled in ${(rss.listedMs / 1000).toFixed(1)} s)`
+      : 'launcher: RSS not measured',
     `launcher: ${LAUNCH_JOBS} apps (Job + Service each): launch path ${mean(timings.launcher!).toFixed(0)} ms, direct client-node creates ${mean(timings.direct!).toFixed(0)} ms, ratio ${(mean(timings.launcher!) / mean(timings.direct!)).toFixed(2)}× (mean of ${timings.launcher!.length} runs each)`,
   ];
   process.stdout.write(out.join('\n') + '\n');
@@ -250,7 +352,7 @@ describe('launcher: 50 apps, Job + Service each', () => {
   bench(
     'launch path (rows queued → all created, rows written)',
     async () => {
-      const ids = await queue(LAUNCH_JOBS, { 'kwok.offhost.dev/run-time': '1s' });
+      const ids = await queue(LAUNCH_JOBS, { 'kwok.offhost.dev/outcome': 'never-ready' });
       const t0 = performance.now();
       const created = until(ids, (s) => s !== 'queued' && s !== 'creating');
       launcher.kick();

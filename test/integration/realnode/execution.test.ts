@@ -30,7 +30,7 @@ import { jobsRepo, type JobRecord } from '../../../main/store/jobs-repo';
 import { READY_MARKER } from '../../../main/kube/commands';
 import type { Content } from '../../../shared/content';
 import { kube } from '../../cluster/kube.js';
-import { REAL_NODE_TAINT } from '../../cluster/realnode.js';
+import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
 import { JOB_UID, enforceRestricted, figure, imageMeta, realNodeSkip, useContentClaim, useRealNodeNamespace } from './helpers.js';
 import { wheelhouse } from './wheelhouse.js';
 
@@ -94,7 +94,7 @@ describe.skipIf(!!skip)('content execution on the real node (mounted content vol
           source: { kind: 'files', files: [inject('kubeconfigPath')], from: 'OFFHOST_KUBECONFIG' },
           context: null,
           namespace: ns.name,
-          placement: { nodeSelector: {}, tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }] },
+          placement: { nodeSelector: { 'kubernetes.io/hostname': REAL_NODE_NAME }, tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }] },
         },
         contentVolume: { claim: content.name, mountPath: content.hostDir, storeImage: null },
         environmentsFile: null,

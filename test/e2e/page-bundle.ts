@@ -7,13 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 
-export async function bundlePage(entry: string): Promise<string> {
+export async function bundlePage(entry: string, opts: { minify?: boolean } = {}): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-page-bundle-'));
   try {
     await esbuild.build({
       entryPoints: [entry],
       bundle: true,
-      minify: true,
+      minify: opts.minify ?? true,
       format: 'iife',
       outdir: dir,
       entryNames: 'page',

@@ -42,6 +42,8 @@ export interface VirtualTableProps<T> {
 }
 
 const HEADER_HEIGHT = 36;
+/** Anchoring compares the first visible row with the one this many places below it. */
+const ANCHOR_SPAN = 3;
 
 export function VirtualTable<T>(props: VirtualTableProps<T>) {
   const { rows, rowKey, columns, label } = props;
@@ -62,20 +64,25 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
     return () => ro.disconnect();
   }, []);
 
-  // Scroll anchoring: remember the first visible row; when the rows change and it moved, scroll by
-  // as much, so what the reader looks at stays put. At the very top new rows simply show.
-  const anchor = useRef<{ key: string; offset: number } | undefined>(undefined);
+  // Scroll anchoring: when rows are inserted or removed above the view, the rows in view all move
+  // by the same number of places; then scroll by as much, so what the reader looks at stays put.
+  // (When rows are re-sorted by a changing figure they move by different amounts: the view stays
+  // where it is.) At the very top new rows simply show. The scroll position comes from state, so
+  // nothing here forces a layout.
+  const anchor = useRef<{ index: number; index2: number; keys: [string, string]; offset: number } | undefined>(undefined);
   useLayoutEffect(() => {
-    const el = scroller.current!;
     const a = anchor.current;
-    if (!a || el.scrollTop <= 0) return;
-    const i = rows.findIndex((r) => rowKey(r) === a.key);
-    if (i < 0) return;
-    const want = i * rowHeight + a.offset;
-    if (Math.abs(want - el.scrollTop) >= 1) {
-      el.scrollTop = want;
-      setScrollTop(el.scrollTop);
-    }
+    if (!a || scrollTop <= 0) return;
+    const i0 = rows.findIndex((r) => rowKey(r) === a.keys[0]);
+    const moved = i0 - a.index;
+    if (i0 < 0 || moved === 0) return;
+    const i1 = rows.findIndex((r) => rowKey(r) === a.keys[1]);
+    if (i1 < 0 || i1 - a.index2 !== moved) return;
+    const el = scroller.current!;
+    el.scrollTop = i0 * rowHeight + a.offset;
+    setScrollTop(el.scrollTop);
+    // scrollTop: read at this render; a change of it alone is not a change of rows.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [rows, rowKey, rowHeight]);
 
   const bodyHeight = rows.length * rowHeight;
@@ -83,9 +90,11 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   const last = Math.min(rows.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
 
   useLayoutEffect(() => {
-    const top = Math.floor(scrollTop / rowHeight);
-    const r = rows[Math.min(top, rows.length - 1)];
-    anchor.current = r === undefined ? undefined : { key: rowKey(r), offset: scrollTop - top * rowHeight };
+    const top = Math.min(Math.floor(scrollTop / rowHeight), rows.length - 1);
+    const r = rows[top];
+    const index2 = Math.min(top + ANCHOR_SPAN, rows.length - 1);
+    const r2 = rows[index2];
+    anchor.current = r === undefined || r2 === undefined ? undefined : { index: top, index2, keys: [rowKey(r), rowKey(r2)], offset: scrollTop - top * rowHeight };
   });
 
   // Rendered in the scroll's own frame, so fast scrolling never shows a blank band.

@@ -95,19 +95,12 @@ const KEYS: Record<SortColumn, Key> = {
   node: (r) => r.node_name ?? '\uffff',
   state: (r) => STATE_ORDER[r.state]!,
   // Younger first when ascending: compare the birth times the other way round.
-  age: (r) => bornMs(r),
+  // ISO times of one format: comparing the strings orders them in time.
+  age: (r) => bornAt(r),
   cpu: (r) => r.usage?.cpu_millicores ?? -1,
   memory: (r) => r.usage?.memory_bytes ?? -1,
   restarts: (r) => r.restarts,
 };
-
-// Birth times as numbers, parsed once per row object.
-const born = new WeakMap<ProcessRow, number>();
-function bornMs(r: ProcessRow): number {
-  let t = born.get(r);
-  if (t === undefined) born.set(r, (t = Date.parse(bornAt(r))));
-  return t;
-}
 
 /**
  * Sorts in place and returns the array; ties go newest first (then by id), so the order is stable
@@ -120,12 +113,12 @@ export function sortRows(rows: ProcessRow[], sort: Sort): ProcessRow[] {
   const sign = (sort.dir === 'asc' ? 1 : -1) * (sort.column === 'age' ? -1 : 1);
   const n = rows.length;
   const keys = new Array<number | string>(n);
-  const times = new Float64Array(n);
+  const times = new Array<string>(n);
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     keys[i] = key(r);
-    times[i] = bornMs(r);
+    times[i] = bornAt(r);
     order[i] = i;
   }
   order.sort((a, b) => {
@@ -133,7 +126,9 @@ export function sortRows(rows: ProcessRow[], sort: Sort): ProcessRow[] {
     const kb = keys[b]!;
     if (ka < kb) return -sign;
     if (ka > kb) return sign;
-    if (times[a] !== times[b]) return times[b]! - times[a]!;
+    const ta = times[a]!;
+    const tb = times[b]!;
+    if (ta !== tb) return ta < tb ? 1 : -1;
     return rows[b]!.id - rows[a]!.id;
   });
   const copy = rows.slice();

@@ -374,9 +374,9 @@ function History({ detail }: { detail: Detail }) {
             <h3 style={{ marginTop: 16 }}>Jobs</h3>
             <div className="chips">
               {detail.jobs.map((j) => (
-                <span className="chip" key={j.key} title={`${j.image} · queued ${exact(j.queued_time)}`}>
+                <a className="chip chip-link" key={j.key} href={`#/processes/${detail.content.guid}/${j.key}`} title={`${j.image} · queued ${exact(j.queued_time)}: its timeline, usage, log and events`}>
                   <b>{j.kind}</b> {j.tag} · {j.state}
-                </span>
+                </a>
               ))}
             </div>
           </>

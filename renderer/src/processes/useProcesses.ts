@@ -4,6 +4,7 @@
 // or a job the table does not have yet). No polling.
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { ApiEvents } from '../../../shared/api';
+import { AppError } from '../../../shared/errors';
 import { call, subscribe } from '../transport';
 import { ProcessStore } from './store';
 
@@ -35,7 +36,9 @@ export function useProcesses() {
             setError(undefined);
           },
           (e: Error) => {
-            if (alive) setError(e.message);
+            if (!alive) return;
+            // processes.list is for admins; say where a publisher finds their own jobs.
+            setError(e instanceof AppError && e.code === 'Forbidden' ? `${e.message} Only administrators see every job here; your content's jobs are listed on its page under Content.` : e.message);
           },
         )
         .finally(() => {

@@ -20,5 +20,14 @@ export function describeError(e: unknown): string {
     } else if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
     return `HTTP ${e.code}: ${message ?? 'no message'}`;
   }
+  // client-node's Watch and Log fail with the HTTP status alone (the apiserver's Status body is not
+  // read): say the code, and for a refusal where the missing permission is named.
+  const code = e instanceof Error ? (e as Error & { statusCode?: unknown }).statusCode : undefined;
+  if (typeof code === 'number') {
+    const text = `HTTP ${code} ${(e as Error).message}`;
+    if (code === 403) return `${text}: this account may not do it (Settings → Test connection names the missing permission)`;
+    if (code === 401) return `${text}: the cluster did not accept the credentials`;
+    return text;
+  }
   return e instanceof Error ? e.message : String(e);
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { KubeConnection } from './config';
-import { statusOf } from './errors';
+import { describeError, statusOf } from './errors';
 import type { Logger } from '../log';
 
 export interface LeaseOptions {
@@ -34,6 +34,8 @@ export class LeaderElector {
   private readonly opts: LeaseOptions;
   private stopped = true;
   private leading = false;
+  /** The last failure said in the log ('' after a success). */
+  private problem = '';
   private lastRenew = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -81,9 +83,17 @@ export class LeaderElector {
         this.deps.onLeading();
       }
       if (!ok && this.leading) await this.lose('another instance holds the lease');
+      this.problem = '';
     } catch (e) {
+      // Said once per distinct problem (not every retry): an instance that may not use the Lease
+      // (a Role without leases get/create/update) never runs the launcher, and must say why.
+      const problem = describeError(e);
+      if (problem !== this.problem) {
+        this.problem = problem;
+        this.deps.log.warn({ identity: this.identity, lease: this.opts.name }, `leader: cannot take or renew the lease: ${problem}; retrying every ${this.opts.retryMs / 1000} s`);
+      }
       // A leader that cannot renew for the lease duration must assume another took over.
-      if (this.leading && Date.now() - this.lastRenew > this.opts.durationSeconds * 1000) await this.lose(`cannot renew the lease: ${(e as Error).message}`);
+      if (this.leading && Date.now() - this.lastRenew > this.opts.durationSeconds * 1000) await this.lose(`cannot renew the lease: ${problem}`);
     }
   }
 

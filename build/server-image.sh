@@ -7,7 +7,7 @@
 #   sudo bash build/server-image.sh            → release/offhost-server-<version>.oci.tar (OCI layout)
 #
 # Then: skopeo copy oci-archive:release/offhost-server-0.1.0.oci.tar docker://REGISTRY/offhost-server:0.1.0,
-# `ctr -n k8s.io images import --oci-name … release/offhost-server-0.1.0.oci.tar` on a containerd node,
+# `ctr -n k8s.io images import --base-name offhost.local/offhost-server release/offhost-server-0.1.0.oci.tar` on a containerd node,
 # or `podman load -i …`. Needs root (mmdebstrap, chroot), Node with `npm run build` done or doable,
 # and Debian's mirrors (OFFHOST_DEBIAN_MIRROR to use another).
 set -euo pipefail

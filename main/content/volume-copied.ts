@@ -82,7 +82,8 @@ export function storePodManifest(o: { name: string; namespace: string; claimName
           command: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
           workingDir: STORE_ROOT,
           volumeMounts: [{ name: 'content', mountPath: STORE_ROOT }],
-          resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+          // No resources of its own: the namespace's LimitRange (the quotas' mirror) gives its
+          // defaults, which always fit the bounds an admin set there.
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
         },
       ],

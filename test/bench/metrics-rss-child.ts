@@ -3,7 +3,7 @@
 // samples. It runs what the app runs: two sampler cycles over a PodMetrics list with every running
 // job's pod, processes.list of all rows, processes.summary, and one week-long job's history. Prints
 // one JSON line: RSS with the modules loaded and the store open, RSS after (each after a GC, when
-// --expose-gc is given), the peak, and the sizes seen.
+// --expose-gc is given), the peak, the sizes seen, and how long each read took.
 import { DEFAULT_QUOTAS } from '../../shared/quota';
 import { EventBus } from '../../main/events';
 import { silentLogger } from '../../main/log';
@@ -62,10 +62,16 @@ for (const [i, at] of [now - 15_000, now].entries()) {
   }));
   await sampler.ingest(items, at);
 }
-const list = await service.list({ hours: 168, limit: 10_000 });
-const summary = await service.summary();
+const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+  const t0 = performance.now();
+  const v = await f();
+  return [v, performance.now() - t0];
+};
+const [list, listMs] = await timed(() => service.list({ hours: 168, limit: 10_000 }));
+const listJsonBytes = JSON.stringify(list).length;
+const [summary, summaryMs] = await timed(() => service.summary());
 const guid = jobs.find((j) => j.state === 'running')!.guid;
-const week = await service.jobMetrics(guid, weekJobKey!, { actor: 'bench', role: 'admin' });
+const [week, historyMs] = await timed(() => service.jobMetrics(guid, weekJobKey!, { actor: 'bench', role: 'admin' }));
 const after = mib();
 const heap = process.memoryUsage().heapUsed / 1024 ** 2;
 process.stdout.write(
@@ -76,6 +82,10 @@ process.stdout.write(
     rows: list.rows.length,
     withUsage: list.rows.filter((r) => r.usage).length,
     weekSamples: week.samples.length,
+    listMs,
+    listJsonBytes,
+    summaryMs,
+    historyMs,
     summaryRunning: summary.running,
     startMiB: start,
     baseMiB: base,

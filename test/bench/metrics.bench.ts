@@ -96,6 +96,9 @@ afterAll(async () => {
     rss
       ? `metrics: RSS of a process with ${rss.jobs} tracked jobs (${rss.running} running, each in the PodMetrics list) and a week of samples for ${WEEK_JOBS} of them (${rss.samples} rows; seeded in ${(seededIn / 1000).toFixed(0)} s): ${rss.afterMiB!.toFixed(0)} MiB after two cycles, processes.list of ${rss.rows} rows, the summary and a ${rss.weekSamples}-point history (${rss.startMiB!.toFixed(0)} MiB with the modules loaded, ${rss.baseMiB!.toFixed(0)} MiB with the store open and its jobs read; JS heap in use after ${rss.heapMiB!.toFixed(0)} MiB; peak RSS ${rss.peakMiB!.toFixed(0)} MiB)`
       : 'metrics: RSS not measured',
+    rss
+      ? `metrics: in that process, processes.list of ${rss.rows} rows ${rss.listMs!.toFixed(0)} ms (${(rss.listJsonBytes! / 1024 ** 2).toFixed(1)} MiB as JSON), processes.summary ${rss.summaryMs!.toFixed(0)} ms, jobs.metrics of a week (${rss.weekSamples} points) ${rss.historyMs!.toFixed(0)} ms`
+      : '',
   ];
   process.stdout.write(out.join('\n') + '\n');
 }, 600_000);

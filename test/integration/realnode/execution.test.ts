@@ -208,6 +208,40 @@ describe.skipIf(!!skip)('content execution on the real node (mounted content vol
     expect(d.jobs.find((j) => j.kind === 'run')?.state).toBe('cancelled');
   }, 400_000);
 
+  it.each([
+    {
+      mode: 'api',
+      files: { 'plumber.R': '#* @get /\n#* @serializer unboxedJSON\nfunction() list(hello = "plumber")\n' },
+      entrypoint: 'plumber.R',
+      packages: ['plumber'],
+      check: (body: string) => expect(JSON.parse(body)).toEqual({ hello: 'plumber' }),
+    },
+    {
+      mode: 'shiny',
+      files: { 'app.R': 'library(shiny)\nui <- fluidPage(h1("Hello from Shiny"))\nserver <- function(input, output) {}\nshinyApp(ui, server)\n' },
+      entrypoint: 'app.R',
+      packages: ['shiny'],
+      check: (body: string) => expect(body).toContain('Hello from Shiny'),
+    },
+  ])('R $mode: built and run from the image’s packages, Ready and answering through the service proxy', async ({ mode, files, entrypoint, packages: pkgs, check }) => {
+    const archive = await bundle(files as unknown as Record<string, string>, {
+      platform: imageMeta('r').runtimes.r!.version,
+      metadata: { appmode: mode, entrypoint },
+      packages: Object.fromEntries(pkgs.map((p) => [p, { Source: 'CRAN', description: { Package: p } }])),
+    });
+    const d = await deploy(`exec-${mode}`, archive);
+    const text = d.output.join('\n');
+    expect(d.code, text).toBe(0);
+    expect(text).toContain(`All ${pkgs.length} R packages the bundle needs are in the image.`);
+    expect(text).toContain('Status: the content is running.');
+    const run = d.jobs.find((j) => j.kind === 'run')!;
+    const { kc } = kube();
+    const res = await apiGet(kc, `/api/v1/namespaces/${ns.name}/services/offhost-job-${run.id}:80/proxy/`);
+    expect(res.status, res.body).toBe(200);
+    check(res.body);
+    figure(`R ${mode} app`, `deploy → running ${(d.ms / 1000).toFixed(1)} s (run job created → ready ${seconds(run.created_time, run.ready_time).toFixed(1)} s)`);
+  }, 400_000);
+
   it('R Markdown: the render writes its HTML into jobs/<id>/output on the content volume', async () => {
     const rmd = '---\ntitle: "Offhost report"\noutput: html_document\n---\n\nThe answer is `r 6 * 7`.\n';
     const archive = await bundle(

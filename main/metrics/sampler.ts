@@ -105,10 +105,19 @@ export class MetricsSampler {
     this.stored.clear();
   }
 
-  /** One cycle: list, map, store, push; the nodes and the store's compaction once a minute. */
+  /**
+   * One cycle: list, map, store, push. Once a minute also the nodes (before the list, so the
+   * summary has them even while metrics fail) and the store's compaction (after, whatever the list
+   * gave: retention holds during an outage too).
+   */
   async cycle(): Promise<void> {
     const started = this.now();
-    let items: PodMetricsItem[];
+    const maintenance = started - this.lastMaintenance >= MAINTENANCE_MS;
+    if (maintenance) {
+      this.lastMaintenance = started;
+      await this.readNodes();
+    }
+    let items: PodMetricsItem[] | undefined;
     try {
       const c = this.connection();
       const list = (await within(
@@ -117,14 +126,9 @@ export class MetricsSampler {
       items = list.items ?? [];
     } catch (e) {
       await this.failed(e, started);
-      return;
     }
-    if (started - this.lastMaintenance >= MAINTENANCE_MS) {
-      this.lastMaintenance = started;
-      await this.readNodes();
-    }
-    await this.ingest(items, started);
-    if (this.lastMaintenance === started) await this.compact(started);
+    if (items) await this.ingest(items, started);
+    if (maintenance) await this.compact(started);
   }
 
   /**

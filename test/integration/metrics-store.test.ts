@@ -154,6 +154,42 @@ describe.each(BACKENDS)('metrics in the store on $name', (backend) => {
     expect(await metricsRepo.history(core.store.db, b!.id, 0)).toEqual([]);
   });
 
+  it('a cycle that cannot reach the cluster: status "error" in words, figures gone, and the retention still applied', async () => {
+    const c = await seedContent(core.store);
+    const [a] = await seedJobs(core.store, c, 1);
+    const now = Date.now();
+    const sec = Math.floor(now / 1000);
+    // a sample the previous cycle pushed, and one two hours old that the retention must average
+    await metricsRepo.insertRaw(core.store.db, [{ job_id: a!.id, t: sec - 7200, cpu_millicores: 7, memory_bytes: 7 }]);
+    const s = new MetricsSampler({
+      store: core.store,
+      events: core.events,
+      log: silentLogger,
+      connect: () => {
+        throw new Error('The kubeconfig /nowhere/config does not exist');
+      },
+      options: DEFAULT_METRICS_OPTIONS,
+      now: () => now,
+    });
+    await s.ingest([podMetrics(a!, '5m', '5Ki', new Date(now - 1000).toISOString())], now - 15_000);
+    const events: ProcessesMetricsEvent[] = [];
+    const off = core.events.on('processes.metrics', (e) => events.push(e));
+    await s.cycle();
+    off();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ rows: [], gone: [a!.id], status: { state: 'error', available: false } });
+    expect(events[0]!.status.error).toBe('Cannot read metrics.k8s.io: The kubeconfig /nowhere/config does not exist. Retrying every 15 s.');
+    const svc = new MetricsService({ store: core.store, content: core.content, quotas: async () => DEFAULT_QUOTAS, options: DEFAULT_METRICS_OPTIONS, configured: true, now: () => now });
+    const summary = await svc.summary();
+    expect(summary.metrics.state).toBe('error');
+    expect(summary.allocatable).toBeNull();
+    expect(summary.allocatable_error).toMatch(/^Cannot read the nodes' allocatable CPU and memory: The kubeconfig \/nowhere\/config does not exist$/);
+    expect((await metricsRepo.history(core.store.db, a!.id, 0)).map((x) => [x.res, x.t])).toEqual([
+      [MINUTE, Math.floor((sec - 7200) / 60) * 60],
+      [RAW, Math.floor((now - 1000) / 1000)],
+    ]);
+  });
+
   it('processes.list, processes.summary and jobs.metrics read it back, for the roles the contract names', async () => {
     const c = await seedContent(core.store, 'proc-list');
     const now = Date.now();

@@ -110,7 +110,9 @@ describe.skipIf(Boolean(why) || !isLocalCluster())('the server image under runc,
     base = `http://127.0.0.1:${port}`;
     const apiserver = new URL(cluster.server);
     const spec = JSON.parse(fs.readFileSync(`${dir}/bundle/config.json`, 'utf8'));
-    const env = (container.env ?? []).filter((e) => e.value !== undefined).map((e) => `${e.name}=${e.name === 'OFFHOST_PORT' ? port : e.value}`);
+    // On the host network: loopback only, on a free port (in a pod: 0.0.0.0:3939 of the pod's own network).
+    const hostOverrides: Record<string, string> = { OFFHOST_PORT: String(port), OFFHOST_HOST: '127.0.0.1' };
+    const env = (container.env ?? []).filter((e) => e.value !== undefined).map((e) => `${e.name}=${hostOverrides[e.name] ?? e.value}`);
     env.push(`OFFHOST_NAMESPACE=${ns.name}`, `KUBERNETES_SERVICE_HOST=${apiserver.hostname}`, `KUBERNETES_SERVICE_PORT=${apiserver.port}`);
     spec.process.env = [...spec.process.env.filter((e: string) => !env.some((x) => x.split('=')[0] === e.split('=')[0])), ...env];
     spec.process.terminal = false;

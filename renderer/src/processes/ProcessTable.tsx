@@ -70,7 +70,7 @@ export function ProcessTable(props: {
         ),
         title: (r) => `${r.content_title || r.content_name} · job ${r.key}`,
       },
-      { id: 'kind', header: 'Kind', width: '64px', sortable: true, cell: (r) => r.kind },
+      { id: 'kind', header: 'Kind', width: '74px', sortable: true, cell: (r) => r.kind },
       { id: 'image', header: 'Image', width: 'minmax(140px, 1.4fr)', sortable: true, cell: (r) => <span className="mono ellipsis">{r.image}</span>, title: (r) => r.image },
       { id: 'node', header: 'Node', width: 'minmax(110px, 1fr)', sortable: true, cell: (r) => (r.node_name ? <span className="ellipsis">{r.node_name}</span> : <span className="muted">—</span>), title: (r) => r.node_name ?? 'not on a node yet' },
       {

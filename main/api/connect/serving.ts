@@ -38,10 +38,11 @@ export interface ContentServing {
 }
 
 
-/** Which way apps are reached: OFFHOST_CONTENT_PROXY, else direct in a pod and through the API server elsewhere. */
+/**
+ * Which way apps are reached: straight to the pod when this server runs in the cluster (its own
+ * service account), else — a desktop, which cannot reach pod addresses — through the API server.
+ */
 export function proxyMode(core: Core): ProxyMode {
-  const set = (core.config as { contentProxy?: ProxyMode }).contentProxy;
-  if (set) return set;
   return core.config.kube?.source.kind === 'in-cluster' ? 'direct' : 'apiserver';
 }
 

@@ -335,7 +335,7 @@ describe('Processes on a cluster', () => {
     // A queued job's page says in words what it waits for (the run waits for its build).
     const queued = (await app.call<{ rows: Row[] }>('processes.list')).rows.find((r) => r.state === 'queued')!;
     await page.goto(`${app.served.url}#/processes/${queued.content_guid}/${queued.key}`);
-    expect(await page.getByTestId('launch-progress').textContent()).toMatch(/Waiting in the queue.*after its build/);
+    expect(await page.getByTestId('launch-progress').textContent()).toMatch(/Waiting in the queue: it starts once its build has succeeded/);
     expect(await page.getByTestId('timeline').locator('li.current').getAttribute('data-phase')).toBe('created');
     await photograph(page, 'processes-08-job-queued');
     expect(ns).not.toBe('');

@@ -50,7 +50,9 @@ export function launchProgress(job: JobView): string | null {
   const why = job.message ? ` ${job.message}` : '';
   switch (job.state) {
     case 'queued':
-      return 'Waiting in the queue: it starts when a slot is free (the quotas’ maximum of concurrent jobs) and, for a render or run, after its build.';
+      return job.kind === 'build'
+        ? 'Waiting in the queue: it starts when a slot is free (the quotas’ maximum of concurrent jobs).'
+        : 'Waiting in the queue: it starts once its build has succeeded and a slot is free (the quotas’ maximum of concurrent jobs).';
     case 'creating':
       return 'Creating its Kubernetes Job…';
     case 'pending':

@@ -93,9 +93,9 @@ function Chart(props: {
                 formatter={(v) => [format(Number(v)), props.title]}
                 contentStyle={{ background: 'var(--surface)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--text)' }}
               />
-              {request ? <ReferenceLine y={request} className="ref-request" strokeDasharray="6 4" label={{ value: `request ${format(request)}`, position: 'insideBottomRight', className: 'ref-label' }} /> : null}
-              {limit ? <ReferenceLine y={limit} className="ref-limit" label={{ value: `limit ${format(limit)}`, position: 'insideTopRight', className: 'ref-label limit' }} /> : null}
-              {oomAt !== null ? <ReferenceLine x={oomAt} className="ref-oom" label={{ value: 'OOM killed', position: 'insideTopLeft', className: 'ref-label oom' }} /> : null}
+              {request ? <ReferenceLine y={request} className="ref-request" strokeDasharray="6 4" label={{ value: `request ${format(request)}`, position: 'insideBottomRight', className: 'ref-label', fill: 'var(--muted)' }} /> : null}
+              {limit ? <ReferenceLine y={limit} className="ref-limit" label={{ value: `limit ${format(limit)}`, position: 'insideTopRight', className: 'ref-label limit', fill: 'var(--danger)' }} /> : null}
+              {oomAt !== null ? <ReferenceLine x={oomAt} className="ref-oom" label={{ value: 'OOM killed', position: 'insideTopLeft', className: 'ref-label oom', fill: 'var(--danger)' }} /> : null}
               <Line type="monotone" dataKey={field} className="usage-line" dot={data.length <= 40} isAnimationActive={false} strokeWidth={2} />
             </LineChart>
           </ResponsiveContainer>

@@ -31,11 +31,14 @@ export interface Upstream {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 /** HTML bodies larger than this are passed through without rewriting links. */
 const MAX_REWRITE_BYTES = 16 * 1024 * 1024;
+/** How long a job's resolved address and credentials are reused. */
+const UPSTREAM_TTL_MS = 30_000;
 
 export class ContentProxy {
   private readonly agents = new Map<string, https.Agent>();
   private readonly directAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly podAddresses = new Map<number, string>();
+  private readonly upstreams = new Map<number, { up: Upstream; at: number }>();
 
   constructor(
     readonly mode: ProxyMode,
@@ -45,9 +48,23 @@ export class ContentProxy {
   /** Forget a job's cached address (it ended). */
   forget(jobId: number): void {
     this.podAddresses.delete(jobId);
+    this.upstreams.delete(jobId);
   }
 
+  /**
+   * How to reach a job's app. Kept for UPSTREAM_TTL_MS: reading the kubeconfig and its credentials
+   * on every request would cost more than the request (exec-plugin tokens are re-read after it).
+   */
   async upstream(jobId: number): Promise<Upstream> {
+    const hit = this.upstreams.get(jobId);
+    if (hit && Date.now() - hit.at < UPSTREAM_TTL_MS) return hit.up;
+    const up = await this.resolve(jobId);
+    for (const [id, e] of this.upstreams) if (Date.now() - e.at >= UPSTREAM_TTL_MS) this.upstreams.delete(id);
+    this.upstreams.set(jobId, { up, at: Date.now() });
+    return up;
+  }
+
+  private async resolve(jobId: number): Promise<Upstream> {
     const conn = this.connect();
     if (this.mode === 'direct') {
       let addr = this.podAddresses.get(jobId);

@@ -6,7 +6,7 @@ import { DEFAULT_QUOTAS, type Quotas } from '../../../shared/quota';
 import { TaskService, newTaskId } from '../../../main/content/tasks';
 import { EventBus } from '../../../main/events';
 import { loadKube } from '../../../main/kube/config';
-import { Launcher, type LauncherOptions } from '../../../main/launcher/launcher';
+import { Launcher, type LauncherDeps, type LauncherOptions } from '../../../main/launcher/launcher';
 import { silentLogger, type Logger } from '../../../main/log';
 import { bundlesRepo } from '../../../main/store/bundles-repo';
 import { NO_RUNTIMES, contentRepo } from '../../../main/store/content-repo';
@@ -48,7 +48,15 @@ const NO_RESOURCES: JobResources = {
 export async function startHarness(
   backend: Backend,
   namespace: string,
-  o: { options?: Partial<LauncherOptions>; quotas?: Partial<Quotas>; start?: boolean; log?: Logger; testContainerCommand?: (job: JobRecord) => string[] | undefined } = {},
+  o: {
+    options?: Partial<LauncherOptions>;
+    quotas?: Partial<Quotas>;
+    start?: boolean;
+    log?: Logger;
+    testContainerCommand?: (job: JobRecord) => string[] | undefined;
+    /** What jobs run and see (the core always gives it; the lifecycle tests leave it out). */
+    execution?: LauncherDeps['execution'];
+  } = {},
 ): Promise<Harness & { drop(): Promise<void> }> {
   const db = await backend.create();
   const store = await openStore(db.config, silentLogger);
@@ -67,6 +75,7 @@ export async function startHarness(
     options: { backoffMs: { initial: 200, max: 2000 }, ...o.options },
     testPodAnnotations: (job) => annotations.get(job.key),
     ...(o.testContainerCommand ? { testContainerCommand: o.testContainerCommand } : {}),
+    ...(o.execution ? { execution: o.execution } : {}),
   });
   if (o.start !== false) launcher.start();
   let n = 0;

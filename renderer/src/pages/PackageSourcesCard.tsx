@@ -98,6 +98,7 @@ export function PackageSourcesCard(props: { canEdit: boolean }) {
   return (
     <form
       className="card card-body package-sources"
+      style={{ marginTop: 16 }}
       aria-labelledby="package-sources-title"
       onSubmit={(e) => {
         e.preventDefault();
@@ -122,14 +123,14 @@ export function PackageSourcesCard(props: { canEdit: boolean }) {
           <textarea className="mono" rows={2} value={draft.findLinks} onChange={(e) => set({ findLinks: e.target.value })} />
         </Field>
         <Field label="Only the find-links (pip --no-index)" error={errors.noIndex}>
-          <input type="checkbox" checked={draft.noIndex} onChange={(e) => set({ noIndex: e.target.checked })} />
+          <input type="checkbox" style={{ width: 'auto', alignSelf: 'flex-start', margin: '4px 0' }} checked={draft.noIndex} onChange={(e) => set({ noIndex: e.target.checked })} />
         </Field>
         <Field label="R repositories, one NAME=URL per line, in order" error={errors.repos} hint="e.g. CRAN=https://packagemanager.posit.co/cran/latest">
           <textarea className="mono" rows={2} value={draft.repos} onChange={(e) => set({ repos: e.target.value })} />
         </Field>
       </fieldset>
       {props.canEdit ? (
-        <div className="actions">
+        <div className="actions" style={{ display: 'flex', gap: 12, alignItems: 'center', marginTop: 8 }}>
           <button type="submit" className="primary" disabled={!dirty || saving}>
             {saving ? 'Saving…' : 'Save package sources'}
           </button>

@@ -90,7 +90,7 @@ export function ProcessTable(props: {
         cell: (r) => durationText(now - Date.parse(bornAt(r))),
         title: (r) => exact(bornAt(r)),
       },
-      { id: 'cpu', header: 'CPU', width: '188px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
+      { id: 'cpu', header: 'CPU', width: '206px', sortable: true, cell: (r) => <Usage cell={cpuCell(r)} what="CPU" /> },
       { id: 'memory', header: 'Memory', width: '140px', sortable: true, cell: (r) => <Usage cell={memCell(r)} what="Memory" /> },
       { id: 'restarts', header: 'Restarts', width: '92px', sortable: true, align: 'right', cell: (r) => r.restarts },
     ],

@@ -8,7 +8,7 @@ import { ProcessesPage } from '../../../renderer/src/processes/ProcessesPage';
 import { ROW_HEIGHT } from '../../../renderer/src/processes/ProcessTable';
 import { processStore } from '../../../renderer/src/processes/useProcesses';
 import '../../../renderer/src/styles.css';
-import { burst, emit, ROWS } from './fake-bridge';
+import { addJobs, burst, emit, ROWS } from './fake-bridge';
 
 const frame = () => new Promise<number>((r) => requestAnimationFrame(r));
 /** After the next frame was painted: a task queued from its rAF runs once the frame is done. */
@@ -103,6 +103,25 @@ const bench = {
     b.click();
     b.click();
     await painted();
+  },
+
+  /** New jobs appear (the list is read again, as after a jobs.changed for jobs it did not have). */
+  async addJobs(n: number): Promise<void> {
+    addJobs(n);
+    emit('events.resync', {});
+    await painted();
+    await painted();
+  },
+
+  /** The first row whose top is in view, and where it is relative to the grid's top (px). */
+  firstVisible(): { key: string; top: number; scrollTop: number } {
+    const el = grid();
+    const gridTop = el.getBoundingClientRect().top + 36;
+    const visible = [...el.querySelectorAll<HTMLElement>('.vt-body [role=row]')]
+      .map((r) => ({ key: r.dataset.key!, top: r.getBoundingClientRect().top - gridTop }))
+      .filter((r) => r.top >= -1)
+      .sort((a, b) => a.top - b.top);
+    return { ...visible[0]!, scrollTop: el.scrollTop };
   },
 
   rows: ROWS,

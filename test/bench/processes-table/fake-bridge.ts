@@ -51,6 +51,16 @@ function row(i: number): ProcessRow {
 
 export const rows = Array.from({ length: ROWS }, (_, i) => row(i));
 
+let added = 0;
+/** `n` new running jobs, younger than all the others (under the default sort they go above the rest of the running ones). */
+export function addJobs(n: number): void {
+  for (let k = 0; k < n; k++) {
+    const r = row(ROWS + added++);
+    const queued = T0 + 30_000 + added * 10;
+    rows.unshift({ ...r, state: 'running', queued_time: iso(queued), created_time: iso(queued + 100), scheduled_time: iso(queued + 200), image_pulled_time: iso(queued + 300), started_time: iso(queued + 400), node_name: 'node-new', usage: { t: iso(T0), cpu_millicores: 100, memory_bytes: 100 * 2 ** 20 } });
+  }
+}
+
 const summary: ProcessSummary = {
   now: iso(T0), running: rows.filter((r) => r.state === 'running').length, pending: 1100, queued: 555, failed_last_hour: 0,
   requested: { cpu_millicores: ROWS * 500, memory_bytes: ROWS * 512 * 2 ** 20 }, used: { cpu_millicores: 1_200_000, memory_bytes: 2 ** 40 },

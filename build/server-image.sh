@@ -6,6 +6,11 @@
 #
 #   sudo bash build/server-image.sh            → release/offhost-server-<version>.oci.tar (OCI layout)
 #
+# The Debian root filesystem is kept in ~/.cache/offhost/server-image/ (by suite and package list),
+# so a rebuild repacks only the app; OFFHOST_IMAGE_FRESH=1 makes it again (a release build should,
+# for Debian's latest security updates). OFFHOST_IMAGE_SKIP_BUILD=1 packs the dist/ that is there
+# instead of running `npm run build` (the tests, which run beside servers using dist/).
+#
 # Then: skopeo copy oci-archive:release/offhost-server-0.1.0.oci.tar docker://REGISTRY/offhost-server:0.1.0,
 # `ctr -n k8s.io images import --base-name offhost.local/offhost-server release/offhost-server-0.1.0.oci.tar` on a containerd node,
 # or `podman load -i …`. Needs root (mmdebstrap, chroot), Node with `npm run build` done or doable,
@@ -30,8 +35,13 @@ WORK="$(mktemp -d /var/tmp/offhost-server-image.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 t0=$(date +%s)
 
-log "npm run build"
-(cd "$ROOT" && npm run build --silent)
+if [ "${OFFHOST_IMAGE_SKIP_BUILD:-0}" = 1 ]; then
+  [ -f "$ROOT/dist/main/server.js" ] || die "dist/ is not built: npm run build"
+  log "packing the dist/ that is there (OFFHOST_IMAGE_SKIP_BUILD=1)"
+else
+  log "npm run build"
+  (cd "$ROOT" && npm run build --silent)
+fi
 
 log "staging the app: dist/ (no source maps), package.json, production node_modules"
 APP="$WORK/app"
@@ -47,11 +57,20 @@ done
 # The SQLite sources better-sqlite3 compiled from, and its build's objects, are not needed at run time.
 rm -rf "$APP/node_modules/better-sqlite3/deps" "$APP/node_modules/better-sqlite3/src" "$APP/node_modules/better-sqlite3/build/Release/obj" "$APP/node_modules/better-sqlite3/build/Release/obj.target"
 
-log "mmdebstrap $SUITE: nodejs, ca-certificates"
-mmdebstrap --variant=minbase --include=nodejs,ca-certificates --aptopt='Acquire::Retries "3"' \
-  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-  "$SUITE" "$WORK/rootfs.tar" \
-  "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY $SUITE-security main"
+PACKAGES=nodejs,ca-certificates
+CACHE="${OFFHOST_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/offhost/server-image}"
+ROOTFS_TAR="$CACHE/rootfs-$SUITE-$(printf '%s' "$PACKAGES" | sha256sum | cut -c1-12).tar"
+if [ -s "$ROOTFS_TAR" ] && [ "${OFFHOST_IMAGE_FRESH:-0}" != 1 ]; then
+  log "Debian $SUITE root filesystem from the cache: $ROOTFS_TAR (OFFHOST_IMAGE_FRESH=1 makes it again)"
+else
+  log "mmdebstrap $SUITE: $PACKAGES"
+  mkdir -p "$CACHE"
+  mmdebstrap --variant=minbase --include="$PACKAGES" --aptopt='Acquire::Retries "3"' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    "$SUITE" "$CACHE/.partial-$$.tar" \
+    "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY $SUITE-security main"
+  mv -f "$CACHE/.partial-$$.tar" "$ROOTFS_TAR"
+fi
 
 log "umoci: one image, the app at /app"
 TAG="$VERSION"
@@ -59,7 +78,7 @@ umoci init --layout "$WORK/oci"
 umoci new --image "$WORK/oci:$TAG"
 umoci unpack --image "$WORK/oci:$TAG" "$WORK/bundle"
 ROOTFS="$WORK/bundle/rootfs"
-tar -C "$ROOTFS" --numeric-owner -xpf "$WORK/rootfs.tar"
+tar -C "$ROOTFS" --numeric-owner -xpf "$ROOTFS_TAR"
 cp -a "$APP" "$ROOTFS/app"
 chown -R 0:0 "$ROOTFS/app"
 mkdir -p "$ROOTFS/var/lib/offhost/data"

@@ -49,7 +49,7 @@ mkdir -p "$APP"
 cp "$ROOT/package.json" "$APP/"
 cp -a "$ROOT/dist" "$APP/dist"
 find "$APP/dist" -name '*.map' -delete
-(cd "$ROOT" && npm ls --omit=dev --all --parseable 2> /dev/null | tail -n +2) | while read -r dir; do
+(cd "$ROOT" && { npm ls --omit=dev --all --parseable 2> /dev/null || true; } | tail -n +2) | while read -r dir; do
   rel="${dir#"$ROOT"/}"
   mkdir -p "$APP/$(dirname "$rel")"
   [ -e "$APP/$rel" ] || cp -a "$dir" "$APP/$rel"

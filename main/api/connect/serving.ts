@@ -101,8 +101,11 @@ export function registerServingRoutes(app: FastifyInstance, core: Core): Content
       }
       reply.hijack();
       const body = typeof (req.body as NodeJS.ReadableStream | undefined)?.pipe === 'function' ? (req.body as NodeJS.ReadableStream) : undefined;
+      const t0 = Date.now();
       try {
-        await proxyHttp(req.raw, reply.raw, up, at.rest + at.query, { contentPrefix: at.prefix, extraHeaders: appHeaders(req, core, at), body });
+        const r = await proxyHttp(req.raw, reply.raw, up, at.rest + at.query, { contentPrefix: at.prefix, extraHeaders: appHeaders(req, core, at), body });
+        // A hijacked reply is not in Fastify's request log: say it here, the same way.
+        req.log.info({ method: req.method, url: `${at.prefix}${at.rest}`, status: r.status, ms: Date.now() - t0, actor: req.caller?.actor ?? 'anonymous', job: job.key }, 'request');
       } catch (e) {
         proxy.forget(job.id);
         if (!reply.raw.headersSent) {

@@ -13,7 +13,7 @@ import {
 import { parseContentChanges, parseDeployInput, type Bundle, type Content, type ContentChanges, type ContentDetail, type DeployInput, type JobState } from './content';
 import { AppError } from './errors';
 import type { ConnectionReport, NoConnection } from './cluster';
-import { parseJobKey, parseMaxLines, type JobLog, type JobView } from './jobs';
+import { parseJobKey, parseMaxLines, type JobEvent, type JobLog, type JobView } from './jobs';
 import { parseManifest, type ContentDefaults, type Manifest } from './manifest';
 import {
   parseJobMetricsInput,
@@ -204,6 +204,8 @@ export const api = {
   'jobs.list': method<{ guid: string }, JobView[]>()({ role: 'publisher', parse: guidInput }),
   'jobs.get': method<{ guid: string; key: string }, JobView>()({ role: 'publisher', parse: jobInput }),
   'jobs.cancel': method<{ guid: string; key: string }, JobView>()({ role: 'publisher', parse: jobInput }),
+  // The Kubernetes Events of the job's Job and pod ([] without a cluster or once they are gone).
+  'jobs.events': method<{ guid: string; key: string }, JobEvent[]>()({ role: 'publisher', parse: jobInput }),
   'jobs.log': method<{ guid: string; key: string; maxLines?: number }, JobLog>()({
     role: 'publisher',
     parse: (raw) => {

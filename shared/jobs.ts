@@ -25,6 +25,17 @@ export interface JobLog {
   source: 'cluster' | 'store' | 'none';
 }
 
+/** One Kubernetes Event of a job's Job or pod (jobs.events), oldest first. */
+export interface JobEvent {
+  time: string | null;
+  /** Normal or Warning. */
+  type: string;
+  reason: string;
+  message: string;
+  /** Kind/name of the object it is about, e.g. Pod/offhost-job-7-x2k9d. */
+  object: string;
+}
+
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
 export function parseJobKey(raw: unknown, field = 'key'): string {
   if (typeof raw !== 'string' || !KEY.test(raw)) throw new AppError('InvalidRequest', `${field} must be a job key (letters, digits, "-" or "_", at most 64), not ${JSON.stringify(raw ?? null)}.`, field);

@@ -98,8 +98,8 @@ export async function dispatch(handlers: Handlers, method: unknown, raw: unknown
   return handler(input, ctx);
 }
 
-/** jobs.*: thin adapters over the content service (permissions) and the jobs service (cancel, log). */
-function jobHandlers(content: Core['content'] | undefined, jobs: Core['jobs'] | undefined): Pick<Handlers, 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.log'> {
+/** jobs.*: thin adapters over the content service (permissions) and the jobs service (cancel, log, events). */
+function jobHandlers(content: Core['content'] | undefined, jobs: Core['jobs'] | undefined): Pick<Handlers, 'jobs.list' | 'jobs.get' | 'jobs.cancel' | 'jobs.log' | 'jobs.events'> {
   const need = () => {
     if (!content || !jobs) throw new AppError('Internal', 'This core was assembled without the jobs service.');
     return { content, jobs };
@@ -112,5 +112,6 @@ function jobHandlers(content: Core['content'] | undefined, jobs: Core['jobs'] | 
       const log = await need().jobs.log(guid, key, ctx, maxLines);
       return { lines: log.entries.map((e) => e.data), truncated: log.truncated, source: log.source };
     },
+    'jobs.events': ({ guid, key }, ctx) => need().jobs.kubeEvents(guid, key, ctx),
   };
 }

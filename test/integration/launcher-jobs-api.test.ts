@@ -52,6 +52,9 @@ describe.each(BACKENDS)('jobs API on $name', (backend) => {
     expect(list[0]).toMatchObject({ kind: expect.any(String), state: expect.any(String), k8s_name: null, node_name: null });
     const one = await h.core.handlers['jobs.get']({ guid, key: keys[1]! }, owner);
     expect(one.key).toBe(keys[1]);
+    // No cluster: no Events, said as an empty list (the job page shows "None yet").
+    expect(await h.core.handlers['jobs.events']({ guid, key: keys[1]! }, owner)).toEqual([]);
+    expect(() => api['jobs.events'].parse({ guid, key: '../x' })).toThrow(/key must be a job key/);
     expect(() => api['jobs.log'].parse({ guid, key: keys[1], maxLines: 0 })).toThrow(/maxLines must be a whole number from 1/);
     expect(() => api['jobs.get'].parse({ guid, key: '../x' })).toThrow(/key must be a job key/);
     expect(() => api['jobs.cancel'].parse({ guid, key: 'a', extra: 1 })).toThrow(/extra/);

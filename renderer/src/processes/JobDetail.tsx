@@ -3,13 +3,13 @@
 // after the pod is gone), its Kubernetes events, and cancel. Live: jobs.changed for this job
 // refetches it; processes.metrics adds its new samples to the charts without a refetch.
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
-import type { JobView } from '../../../shared/jobs';
+import type { JobEvent, JobView } from '../../../shared/jobs';
 import { isTerminal } from '../../../shared/launcher-state';
 import type { JobMetrics, MetricSample } from '../../../shared/processes';
 import { Dialog } from '../components/Dialog';
 import { exact } from '../format';
 import { useLive } from '../hooks';
-import { call, subscribe, transport } from '../transport';
+import { call, subscribe } from '../transport';
 import { MetricsNotice, useNow } from './ProcessesPage';
 import { StateBadge } from './ProcessTable';
 import { launchProgress, outcome, phases } from './timeline';
@@ -375,30 +375,13 @@ function LogView({ job, guid }: { job: JobView; guid: string }) {
   );
 }
 
-interface KubeEvent {
-  time: string | null;
-  type: string;
-  reason: string;
-  message: string;
-  object: string;
-}
-
-/** The Job's and pod's Kubernetes events: jobs.events when the core has it, else Connect's route (browser). */
-async function readEvents(guid: string, key: string): Promise<KubeEvent[]> {
-  const viaApi = transport as unknown as { call(m: string, i: unknown): Promise<KubeEvent[]> };
-  if (window.offhost) return viaApi.call('jobs.events', { guid, key });
-  const res = await fetch(`__api__/v1/content/${encodeURIComponent(guid)}/jobs/${encodeURIComponent(key)}/events`, { credentials: 'same-origin' });
-  if (!res.ok) throw new Error(`the server answered ${res.status}`);
-  return (await res.json()) as KubeEvent[];
-}
-
 function KubeEvents({ job, guid }: { job: JobView; guid: string }) {
-  const [events, setEvents] = useState<KubeEvent[] | undefined>();
+  const [events, setEvents] = useState<JobEvent[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const stamp = `${job.state}|${job.scheduled_time}|${job.started_time}|${job.finished_time}|${job.reason}`;
   useEffect(() => {
     let alive = true;
-    readEvents(guid, job.key).then(
+    call('jobs.events', { guid, key: job.key }).then(
       (e) => alive && (setEvents(e), setError(undefined)),
       (e: Error) => alive && setError(e.message),
     );

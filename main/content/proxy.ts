@@ -100,6 +100,11 @@ export class ContentProxy {
   }
 }
 
+/** The app's URL for a path after /content/{guid} ("/x?y"): the base's path, then it (one slash between). */
+export function targetOf(up: Upstream, path: string): URL {
+  return new URL(`${up.base.origin}${up.base.pathname.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`);
+}
+
 /** The headers an app gets: the client's, without hop-by-hop ones and without Offhost's credentials. */
 export function forwardHeaders(raw: http.IncomingHttpHeaders, extra: Record<string, string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -153,7 +158,7 @@ export function proxyHttp(
   opts: { contentPrefix: string; extraHeaders: Record<string, string>; body?: NodeJS.ReadableStream },
 ): Promise<{ status: number }> {
   return new Promise((resolve, reject) => {
-    const target = new URL(up.base.toString() + path);
+    const target = targetOf(up, path);
     const headers = forwardHeaders(req.headers, { ...opts.extraHeaders, ...up.headers, host: target.host });
     if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
     if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = req.headers['transfer-encoding'];
@@ -236,7 +241,7 @@ export function proxyHttp(
  */
 export function proxyUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, up: Upstream, path: string, opts: { contentPrefix: string; extraHeaders: Record<string, string> }): Promise<{ status: number }> {
   return new Promise((resolve) => {
-    const target = new URL(up.base.toString() + path);
+    const target = targetOf(up, path);
     const headers = forwardHeaders(req.headers, { ...opts.extraHeaders, ...up.headers, host: target.host });
     headers.connection = 'Upgrade';
     headers.upgrade = String(req.headers.upgrade ?? 'websocket');

@@ -77,3 +77,13 @@ describe('what the app receives', () => {
     expect(unprefix('<a href="/api/v1/namespaces/ns/services/offhost-job-7:http/proxy/docs">x</a><a href="https://example.com/x">', up, prefix)).toBe(`<a href="${prefix}/docs">x</a><a href="https://example.com/x">`);
   });
 });
+
+describe('targetOf', () => {
+  it('joins the base path and the request path with one slash', async () => {
+    const { targetOf } = await import('../../main/content/proxy');
+    const agent = new https.Agent();
+    expect(targetOf({ base: new URL('http://10.0.0.5:8080'), headers: {}, agent }, '/echo?x=1').toString()).toBe('http://10.0.0.5:8080/echo?x=1');
+    expect(targetOf({ base: new URL('https://h:6443/api/v1/namespaces/n/services/s:http/proxy'), headers: {}, agent }, '/').toString()).toBe('https://h:6443/api/v1/namespaces/n/services/s:http/proxy/');
+    expect(targetOf({ base: new URL('https://h:6443/api/v1/namespaces/n/services/s:http/proxy'), headers: {}, agent }, '/a/b%20c').toString()).toBe('https://h:6443/api/v1/namespaces/n/services/s:http/proxy/a/b%20c');
+  });
+});

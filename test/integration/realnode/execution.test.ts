@@ -67,6 +67,25 @@ async function apiGet(kc: k8s.KubeConfig, p: string): Promise<{ status: number; 
   });
 }
 
+/** A CRAN-like repository (src/contrib + PACKAGES) holding one tiny source package, offhosthello. */
+async function cranLike(dir: string): Promise<void> {
+  const contrib = path.join(dir, 'src', 'contrib');
+  const pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'offhost-rpkg-'));
+  const root = path.join(pkg, 'offhosthello');
+  fs.mkdirSync(path.join(root, 'R'), { recursive: true });
+  fs.writeFileSync(
+    path.join(root, 'DESCRIPTION'),
+    'Package: offhosthello\nVersion: 0.1.0\nTitle: Says Hello\nDescription: A package for the tests.\nLicense: MIT\nAuthor: Offhost\nMaintainer: Offhost <test@example.com>\nNeedsCompilation: no\n',
+  );
+  fs.writeFileSync(path.join(root, 'NAMESPACE'), 'export(hello)\n');
+  fs.writeFileSync(path.join(root, 'R', 'hello.R'), 'hello <- function() "Hello from a local CRAN-like repository"\n');
+  fs.mkdirSync(contrib, { recursive: true });
+  await tarCreate({ gzip: true, file: path.join(contrib, 'offhosthello_0.1.0.tar.gz'), cwd: pkg, portable: true }, ['offhosthello']);
+  fs.writeFileSync(path.join(contrib, 'PACKAGES'), 'Package: offhosthello\nVersion: 0.1.0\nNeedsCompilation: no\n');
+  fs.rmSync(pkg, { recursive: true, force: true });
+  for (const p of [dir, path.join(dir, 'src'), contrib]) fs.chmodSync(p, 0o755);
+}
+
 const seconds = (a: string | null, b: string | null) => (a && b ? (new Date(b).getTime() - new Date(a).getTime()) / 1000 : NaN);
 
 describe.skipIf(!!skip)('content execution on the real node (mounted content volume)', () => {
@@ -110,8 +129,20 @@ describe.skipIf(!!skip)('content execution on the real node (mounted content vol
       python: { installations: [{ version: py.runtimes.python!.version, path: py.runtimes.python!.path }] },
       volume_mounts: [{ source: { volume_type: 'pvc', pvc_name: packages.name }, target: { path: '/packages', read_only: true } }],
     });
-    await call('environments.create', { title: 'Debian R', name: r.ref, matching: 'any', r: { installations: [{ version: r.runtimes.r!.version, path: r.runtimes.r!.path }] } });
-    await call('settings.packageSources.update', { python_find_links: ['file:///packages/wheels'], python_no_index: true });
+    await call('environments.create', {
+      title: 'Debian R',
+      name: r.ref,
+      matching: 'any',
+      r: { installations: [{ version: r.runtimes.r!.version, path: r.runtimes.r!.path }] },
+      volume_mounts: [{ source: { volume_type: 'pvc', pvc_name: packages.name }, target: { path: '/packages', read_only: true } }],
+    });
+    // A local CRAN-like repository beside the wheelhouse, with one small source package.
+    await cranLike(path.join(packages.hostDir, 'cran'));
+    await call('settings.packageSources.update', {
+      python_find_links: ['file:///packages/wheels'],
+      python_no_index: true,
+      r_repositories: [{ name: 'local', url: 'file:///packages/cran' }],
+    });
   }, 600_000);
 
   afterAll(async () => {
@@ -240,6 +271,33 @@ describe.skipIf(!!skip)('content execution on the real node (mounted content vol
     expect(res.status, res.body).toBe(200);
     check(res.body);
     figure(`R ${mode} app`, `deploy → running ${(d.ms / 1000).toFixed(1)} s (run job created → ready ${seconds(run.created_time, run.ready_time).toFixed(1)} s)`);
+  }, 400_000);
+
+  it('R: a package the image lacks is installed from the local CRAN-like repository into the library, and the render uses it', async () => {
+    const rmd = '---\ntitle: "Uses a package"\noutput: html_document\n---\n\n`r offhosthello::hello()`.\n';
+    const archive = await bundle(
+      { 'report.Rmd': rmd },
+      {
+        platform: imageMeta('r').runtimes.r!.version,
+        metadata: { appmode: 'rmd-static', primary_rmd: 'report.Rmd', entrypoint: 'report.Rmd' },
+        packages: {
+          offhosthello: { Source: 'Repository', Repository: 'file:///packages/cran', description: { Package: 'offhosthello', Version: '0.1.0' } },
+          rmarkdown: { Source: 'CRAN', description: { Package: 'rmarkdown' } },
+        },
+      },
+    );
+    const d = await deploy('exec-rpkg', archive);
+    const text = d.output.join('\n');
+    expect(d.code, text).toBe(0);
+    expect(text).toContain('Installing 1 R package(s) the image lacks (offhosthello) from file:///packages/cran');
+    expect(text).toMatch(/DONE \(offhosthello\)/);
+    const build = d.jobs.find((j) => j.kind === 'build')!;
+    const render = d.jobs.find((j) => j.kind === 'render')!;
+    const [key] = fs.readdirSync(path.join(content.hostDir, 'libraries', d.guid));
+    expect(fs.existsSync(path.join(content.hostDir, 'libraries', d.guid, key!, 'R', 'offhosthello', 'DESCRIPTION'))).toBe(true);
+    const html = fs.readFileSync(path.join(content.hostDir, 'jobs', String(render.id), 'output', 'index.html'), 'utf8');
+    expect(html).toContain('Hello from a local CRAN-like repository.');
+    figure('R build installing one source package from a file:// CRAN-like repository', `${seconds(build.created_time, build.finished_time).toFixed(1)} s (created → finished)`);
   }, 400_000);
 
   it('R Markdown: the render writes its HTML into jobs/<id>/output on the content volume', async () => {

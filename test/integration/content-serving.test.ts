@@ -92,6 +92,9 @@ describe.each(BACKENDS)('content serving ($name)', (backend) => {
     const anon = await h.req('GET', url, { key: null });
     expect(anon.status).toBe(401);
     expect(anon.json).toMatchObject({ code: 24, error: expect.stringMatching(/needs credentials/) });
+    const browser = await h.req('GET', url, { key: null, headers: { Accept: 'text/html,application/xhtml+xml' } });
+    expect(browser.status).toBe(401);
+    expect(browser.text).toMatch(/Sign in to see this content/);
     expect(await status(h.keys.publisher)).toBe(200);
     expect(await status(h.keys.admin)).toBe(200);
     const other = await h.req('GET', url, { key: h.keys.other });

@@ -122,6 +122,17 @@ export function registerServingRoutes(app: FastifyInstance, core: Core): Content
       if (reply.sent || reply.raw.headersSent) return;
       // Answered in Connect's error shape (posit-sdk reads `code` and `error` from any error here).
       if (err.code === 'Unavailable') reply.header('Retry-After', '5');
+      // A browser without a session gets a page that says how to sign in, as elsewhere.
+      if (err.code === 'Unauthenticated' && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html'))
+        return reply
+          .code(401)
+          .header('Cache-Control', 'no-store')
+          .type('text/html')
+          .send(
+            '<!doctype html><meta charset="utf-8"><title>Offhost: sign in</title><h1>Sign in to see this content</h1>' +
+              '<p>Open the sign-in address the server printed when it started (or make one with <code>npx offhost login</code>), then this page again. ' +
+              'Scripts send an API key in an <code>Authorization: Key …</code> header.</p>',
+          );
       return reply.code(err.status).header('Cache-Control', 'no-store').send({ code: ERRORS[err.code].connect, error: err.message, payload: null });
     }
   }

@@ -259,7 +259,7 @@ export class CopiedContentVolume implements ContentVolume {
           if (!created) this.o.log.info({ namespace, pod: name, claim: this.claimName, image: this.o.image }, 'content volume: created the store pod');
           created = true;
         } catch (e) {
-          if (statusOf(e) !== 409) throw new Error(`cannot create the store pod ${namespace}/${name}: ${describeError(e)}`);
+          if (statusOf(e) !== 409) throw new Error(`cannot create the store pod ${namespace}/${name}: ${describeError(e)}`, { cause: e });
         }
       }
       if (Date.now() > deadline) throw new Error(`the store pod ${namespace}/${name} was not ready within ${Math.round((this.o.readyTimeoutMs ?? 120_000) / 1000)} s (claim ${this.claimName}, image ${this.o.image})`);

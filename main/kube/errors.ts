@@ -2,8 +2,10 @@
 // or a message a person reads ("namespaces \"x\" not found").
 import * as k8s from '@kubernetes/client-node';
 
+/** The apiserver's HTTP status, also through an error that wraps it (`cause`). */
 export function statusOf(e: unknown): number | undefined {
-  return e instanceof k8s.ApiException ? e.code : undefined;
+  if (e instanceof k8s.ApiException) return e.code;
+  return e instanceof Error && e.cause !== undefined ? statusOf(e.cause) : undefined;
 }
 
 /** The apiserver's own message when there is one, else the error's. */

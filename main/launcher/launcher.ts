@@ -121,6 +121,8 @@ export class Launcher {
   /** Jobs whose delete we asked for: their pod's disappearance is expected. */
   private readonly deleting = new Set<number>();
   private readonly creating = new Set<number>();
+  /** The last reason a job could not be created, said in its task (see sayWaiting). */
+  private readonly waitingWords = new Map<number, string>();
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   readonly status: LauncherStatus = { state: 'stopped', namespace: null, error: null, podEvents: 0, relists: 0 };
@@ -534,19 +536,31 @@ export class Launcher {
       const lines = eff.clamped.map((c) => `[${job.kind} ${job.key}] ${c.message}`);
       if (lines.length && job.task_id) await this.deps.tasks.append(job.task_id, lines);
       await this.apply(id, { type: 'created', at: at() });
+      this.waitingWords.delete(id);
       // One look, a few seconds on, at a Job that still has no pod (reconciliation looks again).
       setTimeout(() => void this.checkPodless(id), this.opts.podlessCheckMs).unref();
     } catch (e) {
       // Left in 'creating': the next pump or reconciliation tries again.
-      if (statusOf(e) !== undefined && statusOf(e)! >= 400 && statusOf(e)! < 500 && statusOf(e) !== 409 && statusOf(e) !== 429)
-        await this.apply(id, { type: 'create-failed', at: this.now(), reason: 'Rejected', message: `Kubernetes refused the Job: ${describeError(e)}` });
-      else {
+      const code = statusOf(e);
+      if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
+        this.waitingWords.delete(id);
+        await this.apply(id, { type: 'create-failed', at: this.now(), reason: 'Rejected', message: `Kubernetes refused: ${describeError(e)}` });
+      } else {
         this.warn(`job ${id}: cannot create its objects; will retry`, e);
+        await this.sayWaiting(id, describeError(e));
         setTimeout(() => this.kick(), this.opts.backoffMs.initial).unref();
       }
     } finally {
       this.creating.delete(id);
     }
+  }
+
+  /** Why a job is not starting yet, in its task — once per distinct reason, not on every retry. */
+  private async sayWaiting(id: number, why: string): Promise<void> {
+    if (this.waitingWords.get(id) === why) return;
+    this.waitingWords.set(id, why);
+    const job = await jobsRepo.get(this.deps.store.db, id).catch(() => undefined);
+    if (job?.task_id) await this.deps.tasks.append(job.task_id, [`[${job.kind} ${job.key}] Not started yet: ${why}. Trying again.`]).catch(() => undefined);
   }
 
   private async deleteObjects(job: JobRecord): Promise<void> {

@@ -20,6 +20,10 @@ import { APP_PORT } from './manifests';
 
 /** The file a successful restore writes into the library (its time, UTC); later builds reuse such a library. */
 export const READY_MARKER = '.offhost-ready';
+/** A directory a build holds while it restores a library (mkdir is atomic, on NFS too). */
+export const RESTORE_LOCK = '.offhost-restoring';
+/** A restore lock this old was left by a pod that was killed (builds have a 60-minute deadline). */
+const STALE_LOCK_MINUTES = 70;
 
 export type Language = 'python' | 'r';
 
@@ -229,11 +233,25 @@ function rRestore(s: ExecSpec): string[] {
 function buildScript(s: ExecSpec): string[] {
   const langs = s.languages;
   if (!langs.length) return [`say ${sh(`Nothing to restore for ${s.mode} content.`)}`];
-  return [
+  const reuse = [
     `if [ -f ${LIB}/${READY_MARKER} ]; then`,
     `  say "Reusing the package library ${s.libraryKey} (restored $(cat ${LIB}/${READY_MARKER})); nothing to restore."`,
     '  exit 0',
     'fi',
+  ];
+  const lock = `${LIB}/${RESTORE_LOCK}`;
+  return [
+    ...reuse,
+    // One restore per library at a time: two deploys of the same lock may build at once. mkdir is
+    // atomic; a lock older than the build deadline is what a killed pod left.
+    'WAITED=',
+    `while ! mkdir ${lock} 2>/dev/null; do`,
+    `  if [ -n "$(find ${lock} -maxdepth 0 -mmin +${STALE_LOCK_MINUTES} 2>/dev/null)" ]; then say 'Removing a stale restore lock.'; rmdir ${lock} 2>/dev/null || true; continue; fi`,
+    `  if [ -z "$WAITED" ]; then say 'Another build is restoring this package library; waiting for it …'; WAITED=1; fi`,
+    '  sleep 2',
+    'done',
+    `trap 'rmdir ${lock} 2>/dev/null || true' EXIT`,
+    ...reuse,
     // A library without its marker is what a failed or interrupted restore left: start again.
     `rm -rf ${LIB}/python ${LIB}/R`,
     ...(langs.includes('python') ? pythonRestore(s) : []),

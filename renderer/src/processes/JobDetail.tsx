@@ -196,7 +196,7 @@ function Timeline({ job, now }: { job: JobView; now: number }) {
               {p.at ? new Date(p.at).toLocaleTimeString() : p.current ? 'now' : p.skipped ? 'did not happen' : '—'}
             </span>
             <span className="tl-took">
-              {p.took !== null ? `+${durationText(p.took)}` : p.current && happened.length ? `waiting ${durationText(now - Date.parse(happened[happened.length - 1]!.at!))}` : ''}
+              {p.took !== null ? `+${durationText(p.took)}` : p.current && happened.length ? `${p.id === 'finished' ? 'running' : 'waiting'} ${durationText(now - Date.parse(happened[happened.length - 1]!.at!))}` : ''}
             </span>
           </li>
         ))}

@@ -398,7 +398,8 @@ function KubeEvents({ job, guid }: { job: JobView; guid: string }) {
           <p className="hint">{isTerminal(job.state) ? 'None left: Kubernetes keeps events for about an hour, and its Job is removed 10 minutes after it ends.' : 'None yet.'}</p>
         )}
         {events && events.length > 0 && (
-          <ul className="events" data-testid="events">
+          // Focusable: a long list scrolls, and the keyboard must reach it.
+          <ul className="events" data-testid="events" tabIndex={0} aria-label="Kubernetes events of this job">
             {events.map((e, i) => (
               <li key={i} className={e.type === 'Warning' ? 'warning' : undefined}>
                 <span className="ev-time" title={e.time ? exact(e.time) : undefined}>

@@ -51,6 +51,9 @@ describe('Processes without a cluster', () => {
   noCluster('says there is nothing yet and what to do; the theme can be chosen in Settings', async ({ app }) => {
     const { page } = app;
     page.setDefaultTimeout(15_000);
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${app.served.url}#/processes`);
     await page.getByRole('heading', { name: 'No jobs yet' }).waitFor();
     expect(await page.locator('.vt-empty').textContent()).toContain('Go to Content');
@@ -59,6 +62,8 @@ describe('Processes without a cluster', () => {
     expect(await notice.textContent()).toMatch(/No cluster is configured.*OFFHOST_KUBECONFIG/);
     await page.getByTestId('stat-running').filter({ hasText: '0' }).waitFor();
     await photograph(page, 'processes-01-empty');
+    // Under the strict CSP, nothing the page does is refused or throws.
+    expect(errors).toEqual([]);
 
     // Filters are labelled controls; a filter that matches nothing says how to undo it.
     await page.getByLabel('Search').fill('nothing-like-this');

@@ -362,6 +362,21 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
     }
   });
 
+  it('an R Markdown report: rendered, its output fetched back through the store pod, served at /content/{guid}/', { timeout: 300_000 }, async () => {
+    const rmd = '---\ntitle: "Offhost report"\noutput: html_document\n---\n\nThe answer is `r 6 * 7`.\n';
+    const d = await deploy('report', bundle({ version: 1, metadata: { appmode: 'rmd-static', primary_rmd: 'report.Rmd' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'report.Rmd': rmd }));
+    const t0 = performance.now();
+    const page = await req('GET', `/content/${d.guid}/`);
+    expect(page.status, page.text).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.text).toContain('The answer is 42');
+    figure('R Markdown: deploy (copy, build, render) through the API; first GET of the page', `${(d.ms / 1000).toFixed(1)} s; ${(performance.now() - t0).toFixed(0)} ms`);
+    // kept in the data directory, complete
+    const outputs = path.join(dataDir, 'outputs', d.guid);
+    const [jobDir] = fs.readdirSync(outputs).filter((n) => /^\d+$/.test(n));
+    expect(fs.existsSync(path.join(outputs, jobDir!, '.complete'))).toBe(true);
+  });
+
   it('an app idle past idle_timeout is stopped; the next requests (5 at once) start it again, once', { timeout: 300_000 }, async () => {
     const d = await deploy('sleepy-api', bundle(fastapiManifest(), { 'main.py': MAIN_PY }), { idle_timeout: 3 });
     expect((await req('GET', `/content/${d.guid}/`)).status).toBe(200);

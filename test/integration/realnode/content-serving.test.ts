@@ -362,6 +362,38 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
     }
   });
 
+  it("rsconnect's verify: a draft's app answers at /content/{guid}/_bundle{id}/ without replacing the live one; a draft that cannot start answers 503", { timeout: 300_000 }, async () => {
+    const v1 = MAIN_PY.replace('"hello": "offhost"', '"hello": "v1"');
+    const v2 = MAIN_PY.replace('"hello": "offhost"', '"hello": "v2"');
+    const d = await deploy('versions', bundle(fastapiManifest(), { 'main.py': v1 }));
+    const live = (await runJobs(d.guid))[0]!;
+    expect((await req('GET', `/content/${d.guid}/`)).json).toEqual({ hello: 'v1' });
+
+    // a draft, as rsconnect deploys it first: built, not activated
+    const draftDeploy = async (files: Record<string, string>) => {
+      const up = (await req('POST', `/__api__/v1/content/${d.guid}/bundles`, { raw: bundle(fastapiManifest(), files) })).json;
+      const task = (await req('POST', `/__api__/v1/content/${d.guid}/deploy`, { body: { bundle_id: up.id, activate: false } })).json.task_id;
+      await eventually(async () => (await req('GET', `/__api__/v1/tasks/${task}?wait=1`)).json.finished, { what: 'the draft build', timeoutMs: 120_000 });
+      return up.id as string;
+    };
+    const b2 = await draftDeploy({ 'main.py': v2 });
+    const t0 = Date.now();
+    const draft = await req('GET', `/content/${d.guid}/_bundle${b2}/`);
+    expect(draft.status, draft.text).toBe(200);
+    expect(draft.json).toEqual({ hello: 'v2' });
+    figure('verify: a draft app started by the first request to its _bundle address', `${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // the live app still serves the content's address, and was not replaced by the draft's run
+    expect((await req('GET', `/content/${d.guid}/`)).json).toEqual({ hello: 'v1' });
+    expect((await req('GET', `/__api__/v1/content/${d.guid}/jobs/${live.key}`)).json.status).toBe(0);
+
+    // a draft whose app fails on start: 5xx, so rsconnect does not activate it
+    const b3 = await draftDeploy({ 'main.py': 'raise SystemExit("broken on purpose")\n' });
+    const broken = await req('GET', `/content/${d.guid}/_bundle${b3}/`);
+    expect(broken.status, broken.text).toBe(503);
+    expect(broken.json.error).toMatch(/did not start: its run job \S+ failed/);
+    expect((await req('GET', `/content/${d.guid}/`)).json).toEqual({ hello: 'v1' });
+  });
+
   it('an R Markdown report: rendered, its output fetched back through the store pod, served at /content/{guid}/', { timeout: 300_000 }, async () => {
     const rmd = '---\ntitle: "Offhost report"\noutput: html_document\n---\n\nThe answer is `r 6 * 7`.\n';
     const d = await deploy('report', bundle({ version: 1, metadata: { appmode: 'rmd-static', primary_rmd: 'report.Rmd' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'report.Rmd': rmd }));

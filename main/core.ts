@@ -22,6 +22,7 @@ import { PackageSourcesService } from './content/package-sources';
 import { MountedContentVolume } from './content/volume-mounted';
 import { CopiedContentVolume } from './content/volume-copied';
 import type { ContentVolume } from './content/volume';
+import type { Quotas } from '../shared/quota';
 import type { Placement } from './kube/placement';
 import { JobsService } from './launcher/jobs-service';
 import { LeaderElector } from './kube/lease';
@@ -37,6 +38,7 @@ function contentVolumeOf(
   connect: () => ReturnType<typeof loadKube>,
   placement: Placement | undefined,
   log: Logger,
+  quotas?: () => Promise<Quotas>,
 ): { volume: ContentVolume | null; problem: string } {
   if (c.claim === null) return { volume: null, problem: NO_VOLUME_MESSAGE };
   if (c.mountPath !== null) return { volume: new MountedContentVolume(c.mountPath, c.claim), problem: '' };
@@ -45,7 +47,7 @@ function contentVolumeOf(
       volume: null,
       problem: `OFFHOST_CONTENT_CLAIM is ${c.claim} but neither OFFHOST_CONTENT_VOLUME (where this server mounts it, in-cluster) nor OFFHOST_STORE_IMAGE (the store pod that fills it from a desktop) is set, so bundles cannot reach it.`,
     };
-  return { volume: new CopiedContentVolume({ connect, claimName: c.claim, image: c.storeImage, ...(placement ? { placement } : {}), log }), problem: '' };
+  return { volume: new CopiedContentVolume({ connect, claimName: c.claim, image: c.storeImage, ...(placement ? { placement } : {}), log, ...(quotas ? { quotas } : {}) }), problem: '' };
 }
 
 export interface Core {
@@ -118,7 +120,7 @@ export async function createCore(config: Config, log: Logger, mode: 'desktop' | 
   // The content volume jobs run from (README "How content runs"): mounted in-cluster, copied
   // through the store pod on a desktop; none without OFFHOST_CONTENT_CLAIM (jobs then fail, saying so).
   const packageSources = new PackageSourcesService(store);
-  const volume = kubeConfig ? contentVolumeOf(config.contentVolume, () => loadKube(kubeConfig), kubeConfig.placement, log) : { volume: null, problem: NO_VOLUME_MESSAGE };
+  const volume = kubeConfig ? contentVolumeOf(config.contentVolume, () => loadKube(kubeConfig), kubeConfig.placement, log, () => quotas.current()) : { volume: null, problem: NO_VOLUME_MESSAGE };
   try {
     await volume.volume?.start?.();
   } catch (e) {

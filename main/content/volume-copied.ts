@@ -21,6 +21,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubeConnection } from '../kube/config';
 import { describeError, statusOf } from '../kube/errors';
 import type { Placement } from '../kube/placement';
+import { formatCpu, formatMemory } from '../../shared/quantity';
+import type { Quotas } from '../../shared/quota';
 import type { Logger } from '../log';
 import { describeBytes } from './bundle-archive';
 import { DEFAULT_EXTRACT_LIMITS, extractTarSafely, type ExtractLimits } from './safe-extract';
@@ -50,10 +52,26 @@ export interface CopiedVolumeOptions {
   readyTimeoutMs?: number;
   /** Limits for outputs copied back. */
   outputLimits?: ExtractLimits;
+  /** The quotas' bounds: the store pod asks for little, within them (else the LimitRange refuses it). */
+  quotas?: () => Promise<Quotas>;
+}
+
+/** What the store pod asks for: little (it sleeps between copies), inside the quotas' bounds. */
+export function storePodResources(q: Quotas | undefined): k8s.V1ResourceRequirements | undefined {
+  if (!q) return undefined;
+  const clamp = (v: number, b: { min: number; max: number }) => Math.min(Math.max(v, b.min), b.max);
+  const cpuLimit = clamp(1, q.cpu_limit);
+  const memLimit = clamp(256 * 1024 ** 2, q.memory_limit);
+  const cpuReq = Math.min(clamp(0.01, q.cpu_request), cpuLimit);
+  const memReq = Math.min(clamp(64 * 1024 ** 2, q.memory_request), memLimit);
+  return {
+    requests: { cpu: formatCpu(Math.round(cpuReq * 1000)), memory: formatMemory(memReq) },
+    limits: { cpu: formatCpu(Math.round(cpuLimit * 1000)), memory: formatMemory(memLimit) },
+  };
 }
 
 /** The store pod (pure; snapshot-tested). */
-export function storePodManifest(o: { name: string; namespace: string; claimName: string; image: string; placement?: Placement }): k8s.V1Pod {
+export function storePodManifest(o: { name: string; namespace: string; claimName: string; image: string; placement?: Placement; resources?: k8s.V1ResourceRequirements }): k8s.V1Pod {
   const placement = o.placement;
   return {
     apiVersion: 'v1',
@@ -82,8 +100,8 @@ export function storePodManifest(o: { name: string; namespace: string; claimName
           command: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
           workingDir: STORE_ROOT,
           volumeMounts: [{ name: 'content', mountPath: STORE_ROOT }],
-          // No resources of its own: the namespace's LimitRange (the quotas' mirror) gives its
-          // defaults, which always fit the bounds an admin set there.
+          // Little, within the quotas' bounds; without them the namespace's LimitRange defaults apply.
+          ...(o.resources ? { resources: o.resources } : {}),
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
         },
       ],
@@ -222,7 +240,8 @@ export class CopiedContentVolume implements ContentVolume {
     const core = conn.kc.makeApiClient(k8s.CoreV1Api);
     const namespace = conn.namespace;
     const name = this.podName;
-    const want = storePodManifest({ name, namespace, claimName: this.claimName, image: this.o.image, placement: this.o.placement });
+    const quotas = this.o.quotas ? await this.o.quotas().catch(() => undefined) : undefined;
+    const want = storePodManifest({ name, namespace, claimName: this.claimName, image: this.o.image, placement: this.o.placement, resources: storePodResources(quotas) });
     const deadline = Date.now() + (this.o.readyTimeoutMs ?? 120_000);
     let created = false;
     for (;;) {

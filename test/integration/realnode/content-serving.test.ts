@@ -183,7 +183,8 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
 
   /** Create content, upload the bundle and deploy it; resolves with the finished task. */
   async function deploy(name: string, b: Buffer, settings: Record<string, unknown> = {}) {
-    const c = (await req('POST', '/__api__/v1/content', { body: { name, ...settings } })).json;
+    // Small CPU requests: the real node has 2 cores, and running apps keep theirs until idle.
+    const c = (await req('POST', '/__api__/v1/content', { body: { name, cpu_request: 0.05, ...settings } })).json;
     expect(c.guid, JSON.stringify(c)).toBeTruthy();
     const up = await req('POST', `/__api__/v1/content/${c.guid}/bundles`, { raw: b });
     expect(up.status, up.text).toBe(200);

@@ -50,7 +50,9 @@ export default defineConfig({
           // other projects (groupOrder), so its CPU-heavy pods do not slow their timing-bound tests.
           name: 'realnode',
           include: ['test/integration/realnode/**/*.test.ts'],
-          globalSetup: ['test/cluster/realnode-setup.ts'],
+          // PostgreSQL and Posit's Python clients too: deploy.test.ts runs `rsconnect deploy` end to end.
+          // The e2e setup too: it picks the Chromium that processes-ui.test.ts drives (and builds dist/ when stale).
+          globalSetup: ['test/cluster/realnode-setup.ts', 'test/integration/postgres-setup.ts', 'test/compat/python-setup.ts', 'test/e2e/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 600_000,
           fileParallelism: false,

@@ -33,6 +33,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const MAX_REWRITE_BYTES = 16 * 1024 * 1024;
 /** How long a job's resolved address and credentials are reused. */
 const UPSTREAM_TTL_MS = 30_000;
+/** How long a ready app's first requests wait for the API server to learn its endpoint. */
+const ENDPOINT_WAIT_MS = 10_000;
 
 export class ContentProxy {
   private readonly agents = new Map<string, https.Agent>();
@@ -157,80 +159,101 @@ export function proxyHttp(
   path: string,
   opts: { contentPrefix: string; extraHeaders: Record<string, string>; body?: NodeJS.ReadableStream },
 ): Promise<{ status: number }> {
+  const bodyless = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
   return new Promise((resolve, reject) => {
     const target = targetOf(up, path);
     const headers = forwardHeaders(req.headers, { ...opts.extraHeaders, ...up.headers, host: target.host });
     if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
     if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = req.headers['transfer-encoding'];
     const send = up.tls ? https.request : http.request;
-    const upReq = send(
-      {
-        protocol: target.protocol,
-        hostname: target.hostname.replace(/^\[|\]$/g, ''),
-        port: target.port,
-        method: req.method,
-        path: target.pathname + target.search,
-        headers,
-        agent: up.agent,
-        ...(up.tls ?? {}),
-      },
-      (upRes) => {
-        const status = upRes.statusCode ?? 502;
-        const out = responseHeaders(upRes.headers, up, opts.contentPrefix);
-        const type = String(upRes.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        const encoding = String(upRes.headers['content-encoding'] ?? '').toLowerCase();
-        const rewrite = up.apiPrefix && type === 'text/html' && (encoding === '' || encoding === 'gzip') && req.method !== 'HEAD';
-        if (!rewrite) {
-          res.writeHead(status, out);
-          upRes.pipe(res);
-          upRes.on('end', () => resolve({ status }));
-          upRes.on('error', reject);
-          return;
-        }
-        // HTML through the API server: read it whole (bounded), undo the API server's prefix.
-        const chunks: Buffer[] = [];
-        let size = 0;
-        let passed = false;
-        upRes.on('data', (c: Buffer) => {
-          if (passed) return;
-          size += c.length;
-          chunks.push(c);
-          if (size > MAX_REWRITE_BYTES) {
-            passed = true;
+    const deadline = Date.now() + ENDPOINT_WAIT_MS;
+    const attempt = (): void => {
+      const upReq = send(
+        {
+          protocol: target.protocol,
+          hostname: target.hostname.replace(/^\[|\]$/g, ''),
+          port: target.port,
+          method: req.method,
+          path: target.pathname + target.search,
+          headers,
+          agent: up.agent,
+          ...(up.tls ?? {}),
+        },
+        (upRes) => {
+          const status = upRes.statusCode ?? 502;
+          // The pod is ready, but the API server may not know its endpoint yet (the EndpointSlice
+          // follows the pod's readiness by a moment): its "no endpoints available" is retried
+          // briefly, for requests without a body.
+          if (status === 503 && up.apiPrefix && bodyless && Date.now() < deadline && !upRes.headers['content-type']?.includes('html')) {
+            const chunks: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => chunks.push(c));
+            upRes.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              if (/no endpoints available for service/.test(text)) return void setTimeout(attempt, 100);
+              res.writeHead(status, responseHeaders(upRes.headers, up, opts.contentPrefix));
+              res.end(text);
+              resolve({ status });
+            });
+            upRes.on('error', reject);
+            return;
+          }
+          const out = responseHeaders(upRes.headers, up, opts.contentPrefix);
+          const type = String(upRes.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          const encoding = String(upRes.headers['content-encoding'] ?? '').toLowerCase();
+          const rewrite = up.apiPrefix && type === 'text/html' && (encoding === '' || encoding === 'gzip') && req.method !== 'HEAD';
+          if (!rewrite) {
             res.writeHead(status, out);
-            for (const b of chunks) res.write(b);
             upRes.pipe(res);
+            upRes.on('end', () => resolve({ status }));
+            upRes.on('error', reject);
+            return;
           }
-        });
-        upRes.on('end', () => {
-          if (passed) return resolve({ status });
-          let body = Buffer.concat(chunks);
-          if (encoding === 'gzip') {
-            try {
-              body = zlib.gunzipSync(body);
-            } catch {
+          // HTML through the API server: read it whole (bounded), undo the API server's prefix.
+          const chunks: Buffer[] = [];
+          let size = 0;
+          let passed = false;
+          upRes.on('data', (c: Buffer) => {
+            if (passed) return;
+            size += c.length;
+            chunks.push(c);
+            if (size > MAX_REWRITE_BYTES) {
+              passed = true;
               res.writeHead(status, out);
-              res.end(Buffer.concat(chunks));
-              return resolve({ status });
+              for (const b of chunks) res.write(b);
+              upRes.pipe(res);
             }
-            delete out['content-encoding'];
-          }
-          const text = unprefix(body.toString('utf8'), up, opts.contentPrefix);
-          out['content-length'] = String(Buffer.byteLength(text));
-          res.writeHead(status, out);
-          res.end(text);
-          resolve({ status });
-        });
-        upRes.on('error', reject);
-      },
-    );
-    upReq.on('error', reject);
-    res.on('close', () => {
-      if (!res.writableFinished) upReq.destroy();
-    });
-    const body = opts.body ?? req;
-    if (req.method === 'GET' || req.method === 'HEAD') upReq.end();
-    else body.pipe(upReq);
+          });
+          upRes.on('end', () => {
+            if (passed) return resolve({ status });
+            let body = Buffer.concat(chunks);
+            if (encoding === 'gzip') {
+              try {
+                body = zlib.gunzipSync(body);
+              } catch {
+                res.writeHead(status, out);
+                res.end(Buffer.concat(chunks));
+                return resolve({ status });
+              }
+              delete out['content-encoding'];
+            }
+            const text = unprefix(body.toString('utf8'), up, opts.contentPrefix);
+            out['content-length'] = String(Buffer.byteLength(text));
+            res.writeHead(status, out);
+            res.end(text);
+            resolve({ status });
+          });
+          upRes.on('error', reject);
+        },
+      );
+      upReq.on('error', reject);
+      res.on('close', () => {
+        if (!res.writableFinished) upReq.destroy();
+      });
+      const body = opts.body ?? req;
+      if (bodyless) upReq.end();
+      else body.pipe(upReq);
+    };
+    attempt();
   });
 }
 

@@ -230,10 +230,23 @@ function Usage({ job, guid }: { job: JobView; guid: string }) {
     };
     // state: refetch when the job moves (an OOM kill, the end).
   }, [guid, job.key, state]);
+  const lastT = useRef<string | undefined>(undefined);
+  lastT.current = m?.samples.at(-1)?.t;
+  const active = useRef(false);
+  active.current = !isTerminal(state);
+  const key = job.key;
   useEffect(
     () =>
       subscribe('processes.metrics', (e) => {
         const row = e.rows.find((r) => r.id === id.current);
+        if (!row && id.current !== undefined && active.current) {
+          // The event carries only the rows whose figures changed: a job using exactly the same CPU
+          // and memory as last time still got a new sample, so read the ones since the last shown.
+          call('jobs.metrics', { guid, key, ...(lastT.current ? { since: lastT.current } : {}) }).then(
+            (r) => setM((cur) => (cur && cur.id === r.id ? { ...cur, samples: [...cur.samples, ...r.samples.filter((s) => !cur.samples.some((c) => c.t === s.t))] } : cur)),
+            () => undefined,
+          );
+        }
         setM((cur) => {
           if (!cur) return cur;
           const next = { ...cur, metrics: e.status };
@@ -242,7 +255,7 @@ function Usage({ job, guid }: { job: JobView; guid: string }) {
           return { ...next, samples: [...cur.samples, sample] };
         });
       }),
-    [],
+    [guid, key],
   );
   return (
     <section className="card section-card" aria-labelledby="h-usage">

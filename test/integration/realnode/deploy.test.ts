@@ -225,6 +225,20 @@ describe.skipIf(skip)('rsconnect deploy, end to end on the real node', () => {
       expect(JSON.parse(body)).toEqual({ hello: 'world' });
     });
 
+    it.runIf(mode === 'mounted')('an app that crashes on start: rsconnect deploy fails, and the task it prints ends with the crash in the app\'s own words', { timeout: 300_000 }, async () => {
+      const app = fs.mkdtempSync(path.join(home, 'broken-'));
+      fs.cpSync(fastapiApp, app, { recursive: true });
+      fs.writeFileSync(path.join(app, 'main.py'), 'import sys\nprint("starting the broken app", flush=True)\nraise SystemExit("broken on purpose: no database configured")\n');
+      // --no-verify: activate at once, so the run job belongs to the deploy's task.
+      const deploy = await rsconnect(['deploy', 'fastapi', '--no-verify', '--title', 'Broken', app]);
+      const text = deploy.stdout + deploy.stderr;
+      expect(deploy.code, text).not.toBe(0);
+      expect(text).toContain('starting the broken app');
+      expect(text).toContain('broken on purpose: no database configured');
+      // the launcher's verdict comes after the app's own lines
+      expect(text.lastIndexOf('Status: failed')).toBeGreaterThan(text.indexOf('broken on purpose'));
+    });
+
     it('rsconnect deploy manifest of an R Markdown report: exits 0, and the URL shows the rendered HTML', { timeout: 300_000 }, async () => {
       const dir = reportDir(imageMeta('r').runtimes.r!.version);
       try {

@@ -15,8 +15,8 @@ import type { Launcher } from '../launcher/launcher';
 import type { Logger } from '../log';
 import type { ContentRecord } from '../store/content-repo';
 import type { Store } from '../store/db';
-import { jobsRepo, type JobRecord, type JobResources } from '../store/jobs-repo';
-import { newJobKey } from './deploy';
+import { jobsRepo, type JobRecord } from '../store/jobs-repo';
+import { newJobKey, resourcesOf } from './deploy';
 
 /** Connect's defaults (Scheduler.InitTimeout, Scheduler.IdleTimeout), in seconds. */
 export const DEFAULT_INIT_TIMEOUT_SECONDS = 60;
@@ -211,19 +211,4 @@ export class AppRunner {
       off();
     }
   }
-}
-
-/** The content's settings as a job's resources (as a deploy records them). */
-export function resourcesOf(c: ContentRecord): JobResources {
-  const s = c.settings;
-  const milli = (cores: number | null) => (cores === null ? null : Math.round(cores * 1000));
-  return {
-    cpu_request_millicores: milli(s.cpu_request),
-    cpu_limit_millicores: milli(s.cpu_limit),
-    memory_request_bytes: s.memory_request,
-    memory_limit_bytes: s.memory_limit,
-    service_account_name: s.service_account_name,
-    init_timeout: s.init_timeout,
-    idle_timeout: s.idle_timeout,
-  };
 }

@@ -61,7 +61,8 @@ export function runtimesOf(selection: Extract<Selection, { ok: true }>): Runtime
   return out;
 }
 
-function resourcesOf(c: ContentRecord): JobResources {
+/** The content's settings as a job's resources (recorded on the job when it is queued). */
+export function resourcesOf(c: ContentRecord): JobResources {
   const s = c.settings;
   const milli = (cores: number | null) => (cores === null ? null : Math.round(cores * 1000));
   return {

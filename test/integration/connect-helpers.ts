@@ -97,6 +97,12 @@ export function tarOf(members: Member[]): Buffer {
 export const gzip = (b: Buffer) => zlib.gzipSync(b);
 export const md5 = (s: string | Buffer) => createHash('md5').update(s).digest('hex');
 
+/** A bundle (.tar.gz): manifest.json with these files' checksums, then the files. */
+export function bundleOf(manifest: Record<string, unknown>, files: Record<string, string>): Buffer {
+  const listed = { ...manifest, files: Object.fromEntries(Object.entries(files).map(([p, d]) => [p, { checksum: md5(d) }])) };
+  return gzip(tarOf([{ path: 'manifest.json', data: JSON.stringify(listed) }, ...Object.entries(files).map(([path, data]) => ({ path, data }))]));
+}
+
 export const APP_PY = 'from fastapi import FastAPI\napp = FastAPI()\n\n@app.get("/")\ndef root():\n    return {"hello": "world"}\n';
 export const REQUIREMENTS = 'fastapi==0.115.0\nuvicorn\n';
 

@@ -9,15 +9,13 @@
  *   - an app idle past idle_timeout is stopped ("stopped: idle"); the next requests (several at
  *     once) start it again, once, and are answered
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import zlib from 'node:zlib';
 
-import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startHttpServer, type HttpServer } from '../../../main/api/http-server';
@@ -26,6 +24,7 @@ import { createCore, type Core } from '../../../main/core';
 import { ContentProxy, proxyHttp } from '../../../main/content/proxy';
 import { createLogger } from '../../../main/log';
 import { pino } from 'pino';
+import { bundleOf } from '../connect-helpers.js';
 import { BACKENDS } from '../backends.js';
 import { eventually, kube, kubeconfigPath } from '../../cluster/kube.js';
 import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
@@ -33,21 +32,7 @@ import { enforceRestricted, figure, imageMeta, realNodeSkip, useContentClaim, us
 
 const skip = realNodeSkip();
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
-const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
 
-function bundle(manifest: Record<string, unknown>, files: Record<string, string>): Buffer {
-  const all = { 'manifest.json': JSON.stringify({ ...manifest, files: Object.fromEntries(Object.entries(files).map(([p, d]) => [p, { checksum: md5(d) }])) }), ...files };
-  const blocks: Buffer[] = [];
-  for (const [p, d] of Object.entries(all)) {
-    const data = Buffer.from(d);
-    const h = new Header({ path: p, type: 'File', size: data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' });
-    const block = Buffer.alloc(512);
-    h.encode(block, 0);
-    blocks.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return zlib.gzipSync(Buffer.concat(blocks));
-}
 
 const MAIN_PY = `from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -258,7 +243,7 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
   const fastapiManifest = () => ({ version: 1, metadata: { appmode: 'python-fastapi', entrypoint: 'main:app' }, python: { version: imageMeta('python').runtimes.python!.version } });
 
   it('a FastAPI app answers at /content/{guid}/ through the API server proxy; callers are checked first', { timeout: 300_000 }, async () => {
-    const d = await deploy('hello-api', bundle(fastapiManifest(), { 'main.py': MAIN_PY }));
+    const d = await deploy('hello-api', bundleOf(fastapiManifest(), { 'main.py': MAIN_PY }));
     expect(d.lines.join('\n')).toMatch(/Copying bundle [0-9a-f]{12} .* through the store pod/);
     const base = `/content/${d.guid}/`;
 
@@ -335,7 +320,7 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
   });
 
   it('an R Shiny app: the page, then a WebSocket round trip through the proxy; no WebSocket without credentials', { timeout: 300_000 }, async () => {
-    const d = await deploy('shiny-echo', bundle({ version: 1, metadata: { appmode: 'shiny', entrypoint: 'app.R' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'app.R': APP_R }));
+    const d = await deploy('shiny-echo', bundleOf({ version: 1, metadata: { appmode: 'shiny', entrypoint: 'app.R' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'app.R': APP_R }));
     const page = await req('GET', `/content/${d.guid}/`);
     expect(page.status, page.text).toBe(200);
     expect(page.text).toMatch(/shiny/i);
@@ -366,13 +351,13 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
   it("rsconnect's verify: a draft's app answers at /content/{guid}/_bundle{id}/ without replacing the live one; a draft that cannot start answers 503", { timeout: 300_000 }, async () => {
     const v1 = MAIN_PY.replace('"hello": "offhost"', '"hello": "v1"');
     const v2 = MAIN_PY.replace('"hello": "offhost"', '"hello": "v2"');
-    const d = await deploy('versions', bundle(fastapiManifest(), { 'main.py': v1 }));
+    const d = await deploy('versions', bundleOf(fastapiManifest(), { 'main.py': v1 }));
     const live = (await runJobs(d.guid))[0]!;
     expect((await req('GET', `/content/${d.guid}/`)).json).toEqual({ hello: 'v1' });
 
     // a draft, as rsconnect deploys it first: built, not activated
     const draftDeploy = async (files: Record<string, string>) => {
-      const up = (await req('POST', `/__api__/v1/content/${d.guid}/bundles`, { raw: bundle(fastapiManifest(), files) })).json;
+      const up = (await req('POST', `/__api__/v1/content/${d.guid}/bundles`, { raw: bundleOf(fastapiManifest(), files) })).json;
       const task = (await req('POST', `/__api__/v1/content/${d.guid}/deploy`, { body: { bundle_id: up.id, activate: false } })).json.task_id;
       await eventually(async () => (await req('GET', `/__api__/v1/tasks/${task}?wait=1`)).json.finished, { what: 'the draft build', timeoutMs: 120_000 });
       return up.id as string;
@@ -397,7 +382,7 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
 
   it('an R Markdown report: rendered, its output fetched back through the store pod, served at /content/{guid}/', { timeout: 300_000 }, async () => {
     const rmd = '---\ntitle: "Offhost report"\noutput: html_document\n---\n\nThe answer is `r 6 * 7`.\n';
-    const d = await deploy('report', bundle({ version: 1, metadata: { appmode: 'rmd-static', primary_rmd: 'report.Rmd' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'report.Rmd': rmd }));
+    const d = await deploy('report', bundleOf({ version: 1, metadata: { appmode: 'rmd-static', primary_rmd: 'report.Rmd' }, platform: imageMeta('r').runtimes.r!.version, packages: {} }, { 'report.Rmd': rmd }));
     const t0 = performance.now();
     const page = await req('GET', `/content/${d.guid}/`);
     expect(page.status, page.text).toBe(200);
@@ -411,7 +396,7 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
   });
 
   it('an app idle past idle_timeout is stopped; the next requests (5 at once) start it again, once', { timeout: 300_000 }, async () => {
-    const d = await deploy('sleepy-api', bundle(fastapiManifest(), { 'main.py': MAIN_PY }), { idle_timeout: 3 });
+    const d = await deploy('sleepy-api', bundleOf(fastapiManifest(), { 'main.py': MAIN_PY }), { idle_timeout: 3 });
     expect((await req('GET', `/content/${d.guid}/`)).status).toBe(200);
     const [first] = await runJobs(d.guid);
     // idle_timeout 3 s, checked every 5 s

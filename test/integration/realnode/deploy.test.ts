@@ -9,8 +9,6 @@
  * Pods have no network, so the Python packages come from a wheelhouse on a claim that the
  * environment mounts, named by the admin's package source setting.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,72 +18,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
 import { figure, imageMeta, realNodeSkip, useContentClaim, useRealNodeNamespace, JOB_UID } from './helpers.js';
 import { wheelhouse } from './wheelhouse.js';
+import { createAdminKey, runProgram, startBuiltServer, type BuiltServer } from './built-server.js';
 import { BACKENDS } from '../backends.js';
+import { md5 } from '../connect-helpers.js';
 
 const root = path.resolve(__dirname, '../../..');
-const serverJs = path.join(root, 'dist/main/server.js');
-const cliJs = path.join(root, 'dist/main/cli.js');
 const fastapiApp = path.join(root, 'test/compat/fastapi-app');
 const skip = realNodeSkip();
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function runProgram(program: string, args: string[], env: Record<string, string>, cwd: string, timeoutMs = 240_000): Promise<Run> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
-
-/** The built server as `npm run serve` runs it, with the environment given; its URL once it listens. */
-async function startServer(env: Record<string, string>): Promise<{ url: string; stop(): Promise<void>; log(): string }> {
-  if (!fs.existsSync(serverJs)) throw new Error(`${serverJs} is missing: run "npm run build" (npm test does it first).`);
-  const child = spawn(process.execPath, [serverJs, '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server printed no address in 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)\?token=/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}:\n${out}`)));
-  });
-  return {
-    url,
-    log: () => out,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
 
 const REPORT_RMD = `---
 title: "Offhost report"
@@ -137,7 +78,7 @@ describe.skipIf(skip)('rsconnect deploy, end to end on the real node', () => {
   ])('$mode content volume', ({ mode, volume }) => {
     // A claim of its own: in mounted mode the server (root here) owns what it writes there.
     const content = useContentClaim(ns, `offhost-content-${mode}`);
-    let server: Awaited<ReturnType<typeof startServer>>;
+    let server: BuiltServer;
     let key: string;
     let drop: () => Promise<void>;
     let dataDir: string;
@@ -180,10 +121,8 @@ describe.skipIf(skip)('rsconnect deploy, end to end on the real node', () => {
         OFFHOST_JOB_NODE_SELECTOR: JSON.stringify({ 'kubernetes.io/hostname': REAL_NODE_NAME }),
         OFFHOST_JOB_TOLERATIONS: JSON.stringify([{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }]),
       };
-      const made = await runProgram(process.execPath, [cliJs, 'key', 'create', '--role', 'admin', '--name', 'deployer'], { ...process.env, ...serverEnv } as Record<string, string>, root);
-      if (made.code !== 0) throw new Error(`offhost key create: ${made.stderr}`);
-      key = /ohk_\S+/.exec(made.stdout)![0];
-      server = await startServer(serverEnv);
+      key = await createAdminKey(serverEnv, 'deployer');
+      server = await startBuiltServer(serverEnv);
       const py = imageMeta('python');
       const r = imageMeta('r');
       await api('POST', '/__api__/v1/environments', {

@@ -10,44 +10,24 @@
  *     chart after its samples, and keeps its log.
  * Screenshots in test-results/screenshots/processes-realnode-*.png.
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 
 import type { Browser, Page } from 'playwright-core';
-import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { eventually, kube } from '../../cluster/kube.js';
 import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
 import { launchBrowser, screenshot } from '../../e2e/harness.js';
 import { BACKENDS } from '../backends.js';
+import { bundleOf } from '../connect-helpers.js';
+import { createAdminKey, startBuiltServer, type BuiltServer } from './built-server.js';
 import { enforceRestricted, figure, imageMeta, realNodeSkip, useContentClaim, useRealNodeNamespace } from './helpers.js';
 
-const root = path.resolve(__dirname, '../../..');
-const serverJs = path.join(root, 'dist/main/server.js');
-const cliJs = path.join(root, 'dist/main/cli.js');
 const skip = realNodeSkip();
 const postgres = BACKENDS.find((b) => b.name === 'postgres')!;
 const MiB = 2 ** 20;
-const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
-
-function bundle(manifest: Record<string, unknown>, files: Record<string, string>): Buffer {
-  const all = { 'manifest.json': JSON.stringify({ ...manifest, files: Object.fromEntries(Object.entries(files).map(([p, d]) => [p, { checksum: md5(d) }])) }), ...files };
-  const blocks: Buffer[] = [];
-  for (const [p, d] of Object.entries(all)) {
-    const data = Buffer.from(d);
-    const h = new Header({ path: p, type: 'File', size: data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' });
-    const block = Buffer.alloc(512);
-    h.encode(block, 0);
-    blocks.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return zlib.gzipSync(Buffer.concat(blocks));
-}
 
 const fastapiManifest = () => ({ version: 1, metadata: { appmode: 'python-fastapi', entrypoint: 'main:app' }, python: { version: imageMeta('python').runtimes.python!.version } });
 
@@ -81,50 +61,6 @@ def grow():
     return {"grew": len(more)}
 `;
 
-/** The built server with the environment given; its address and the sign-in address it printed. */
-async function startServer(env: Record<string, string>): Promise<{ url: string; loginUrl: string; stop(): Promise<void>; log(): string }> {
-  if (!fs.existsSync(serverJs)) throw new Error(`${serverJs} is missing: run "npm run build"`);
-  const child = spawn(process.execPath, [serverJs, '--port', '0'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const loginUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server printed no address in 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}:\n${out}`)));
-  });
-  return {
-    url: loginUrl.replace(/\?token=.*$/, ''),
-    loginUrl,
-    log: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 interface JobRow {
   key: string;
   kind: string;
@@ -137,7 +73,7 @@ interface JobRow {
 describe.skipIf(!!skip)('the job page in Chromium, for jobs the server ran on the real node', () => {
   const ns = useRealNodeNamespace('rn-procui');
   const content = useContentClaim(ns);
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: BuiltServer;
   let key: string;
   let drop: () => Promise<void>;
   let dataDir: string;
@@ -226,10 +162,8 @@ describe.skipIf(!!skip)('the job page in Chromium, for jobs the server ran on th
       OFFHOST_JOB_TOLERATIONS: JSON.stringify([{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }]),
       OFFHOST_METRICS_INTERVAL: '2s',
     };
-    const made = await run([cliJs, 'key', 'create', '--role', 'admin', '--name', 'procui'], env);
-    if (made.code !== 0) throw new Error(`offhost key create: ${made.out}`);
-    key = /ohk_\S+/.exec(made.out)![0];
-    server = await startServer(env);
+    key = await createAdminKey(env, 'procui');
+    server = await startBuiltServer(env);
     const py = imageMeta('python');
     const r = imageMeta('r');
     for (const e of [
@@ -254,7 +188,7 @@ describe.skipIf(!!skip)('the job page in Chromium, for jobs the server ran on th
   }, 60_000);
 
   it("follows a running app's log (each request's line appears without a reload), and shows the kept log after it is cancelled and its pod is gone", { timeout: 300_000 }, async () => {
-    const guid = await deploy('log-follow', bundle(fastapiManifest(), { 'main.py': ECHO_PY }));
+    const guid = await deploy('log-follow', bundleOf(fastapiManifest(), { 'main.py': ECHO_PY }));
     const job = await startApp(guid);
     await openJob(guid, job.key);
     const source = page.getByTestId('log-source');
@@ -311,7 +245,7 @@ describe.skipIf(!!skip)('the job page in Chromium, for jobs the server ran on th
   });
 
   it('an app killed for memory: its page says OOMKilled and marks the kill on the memory chart after its samples', { timeout: 300_000 }, async () => {
-    const guid = await deploy('memory-hog', bundle(fastapiManifest(), { 'main.py': HOG_PY }), { memory_limit: 128 * MiB, memory_request: 64 * MiB });
+    const guid = await deploy('memory-hog', bundleOf(fastapiManifest(), { 'main.py': HOG_PY }), { memory_limit: 128 * MiB, memory_request: 64 * MiB });
     const job = await startApp(guid);
     const opened = Date.now();
     await openJob(guid, job.key);

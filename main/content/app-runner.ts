@@ -41,6 +41,8 @@ export class AppRunner {
   /** Ready run jobs by "<content id>:<bundle id>", dropped on any change to the content's jobs. */
   private readonly readyCache = new Map<string, JobRecord>();
   private readonly activity = new Map<number, { last: number; open: number }>();
+  /** Run jobs being stopped for idleness: a request meanwhile starts a new one instead. */
+  private readonly stopping = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private off: (() => void) | undefined;
   private sweeping = false;
@@ -125,9 +127,16 @@ export class AppRunner {
         const last = Math.max(a?.last ?? 0, Date.parse(job.ready_time));
         if (now - last < idle * 1000) continue;
         this.deps.log.info({ job: job.id, key: job.key, idleSeconds: Math.round((now - last) / 1000) }, 'app runner: stopping an idle app');
-        await launcher.cancel(job.id, `Offhost (stopped: idle, no request for ${idle} s)`);
-        this.activity.delete(job.id);
+        // Forgotten before the cancel (its row says cancelled before the launcher's event about
+        // it): a request in between starts a new run instead of reaching a Service being deleted.
+        this.stopping.add(job.id);
         for (const [k, j] of this.readyCache) if (j.id === job.id) this.readyCache.delete(k);
+        this.activity.delete(job.id);
+        try {
+          await launcher.cancel(job.id, `Offhost (stopped: idle, no request for ${idle} s)`);
+        } finally {
+          this.stopping.delete(job.id);
+        }
         stopped.push(job.key);
       }
     } finally {
@@ -141,7 +150,7 @@ export class AppRunner {
     if (!launcher) throw new AppError('Unavailable', `"${content.name}" is not running, and no cluster is configured to start it on (set OFFHOST_KUBECONFIG and OFFHOST_NAMESPACE).`);
     const db = this.deps.store.db;
     const jobs = (await jobsRepo.listForContent(db, content.id)).filter((j) => j.bundle_id === bundleId);
-    let run = jobs.find((j) => j.kind === 'run' && LIVE.includes(j.state));
+    let run = jobs.find((j) => j.kind === 'run' && LIVE.includes(j.state) && !this.stopping.has(j.id));
     if (run?.state === 'running' && run.ready_time) return run;
     if (!run) {
       const build = jobs.find((j) => j.kind === 'build' && (j.state === 'succeeded' || LIVE.includes(j.state)));

@@ -85,3 +85,41 @@ export async function createAdminKey(env: Record<string, string>, name: string):
   if (made.code !== 0 || !key) throw new Error(`offhost key create exited ${made.code}: ${made.stderr || made.stdout}`);
   return key;
 }
+
+export interface Answer {
+  status: number;
+  text: string;
+  /** The body parsed as JSON; undefined when it is not JSON. */
+  json: any;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  /** The API key to send; null sends none; undefined: the default key. */
+  key?: string | null;
+  body?: unknown;
+  raw?: Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Requests to a server at `base()` with an API key (`defaultKey()` unless told otherwise); redirects are not followed. */
+export function keyedRequests(base: () => string, defaultKey: () => string) {
+  return async (method: string, p: string, opts: RequestOptions = {}): Promise<Answer> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key !== null) headers.Authorization = `Key ${opts.key ?? defaultKey()}`;
+    let body: BodyInit | undefined = opts.raw ? new Uint8Array(opts.raw) : undefined;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] = 'application/json';
+    }
+    const res = await fetch(new URL(p, base()), { method, headers, body, redirect: 'manual' });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, text, json, headers: res.headers };
+  };
+}

@@ -25,6 +25,7 @@ import { ContentProxy, proxyHttp } from '../../../main/content/proxy';
 import { createLogger } from '../../../main/log';
 import { pino } from 'pino';
 import { bundleOf } from '../connect-helpers.js';
+import { keyedRequests } from './built-server.js';
 import { BACKENDS } from '../backends.js';
 import { eventually, kube, kubeconfigPath } from '../../cluster/kube.js';
 import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
@@ -147,24 +148,7 @@ describe.skipIf(!!skip)('content through Offhost on the real node (desktop mode:
   let viewer: string;
   let logFile: string;
 
-  async function req(method: string, p: string, opts: { key?: string | null; body?: unknown; raw?: Buffer; headers?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { ...opts.headers };
-    if (opts.key !== null) headers.Authorization = `Key ${opts.key ?? pub}`;
-    let body: BodyInit | undefined = opts.raw ? new Uint8Array(opts.raw) : undefined;
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['Content-Type'] = 'application/json';
-    }
-    const res = await fetch(new URL(p, server.url), { method, headers, body, redirect: 'manual' });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, text, json, headers: res.headers };
-  }
+  const req = keyedRequests(() => server.url, () => pub);
 
   /** Create content, upload the bundle and deploy it; resolves with the finished task. */
   async function deploy(name: string, b: Buffer, settings: Record<string, unknown> = {}) {

@@ -22,7 +22,7 @@ import { REAL_NODE_NAME, REAL_NODE_TAINT } from '../../cluster/realnode.js';
 import { launchBrowser, screenshot } from '../../e2e/harness.js';
 import { BACKENDS } from '../backends.js';
 import { bundleOf } from '../connect-helpers.js';
-import { createAdminKey, startBuiltServer, type BuiltServer } from './built-server.js';
+import { createAdminKey, keyedRequests, startBuiltServer, type BuiltServer } from './built-server.js';
 import { enforceRestricted, figure, imageMeta, realNodeSkip, useContentClaim, useRealNodeNamespace } from './helpers.js';
 
 const skip = realNodeSkip();
@@ -80,23 +80,7 @@ describe.skipIf(!!skip)('the job page in Chromium, for jobs the server ran on th
   let browser: Browser;
   let page: Page;
 
-  const req = async (method: string, p: string, opts: { body?: unknown; raw?: Buffer } = {}) => {
-    const headers: Record<string, string> = { Authorization: `Key ${key}` };
-    let body: BodyInit | undefined = opts.raw ? new Uint8Array(opts.raw) : undefined;
-    if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body);
-      headers['Content-Type'] = 'application/json';
-    }
-    const res = await fetch(new URL(p, server.url), { method, headers, body, redirect: 'manual' });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, text, json };
-  };
+  const req = keyedRequests(() => server.url, () => key);
   const call = async <T,>(method: string, input: unknown): Promise<T> => {
     const r = await req('POST', `/api/call/${method}`, { body: input });
     if (r.status !== 200 || r.json?.error) throw new Error(`${method}: ${r.status} ${r.text}`);

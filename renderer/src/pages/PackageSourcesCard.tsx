@@ -115,7 +115,7 @@ export function PackageSourcesCard(props: { canEdit: boolean }) {
           {errors['']}
         </div>
       )}
-      <fieldset disabled={!props.canEdit || saving} style={{ border: 0, padding: 0, margin: 0, minWidth: 0 }}>
+      <fieldset disabled={!props.canEdit || saving}>
         <Field label="Python index URL (pip --index-url)" error={errors.index} hint="e.g. https://pypi.example.com/simple; empty: pip's default">
           <input type="text" className="mono" value={draft.index} onChange={(e) => set({ index: e.target.value })} placeholder="https://pypi.org/simple" />
         </Field>
@@ -130,7 +130,7 @@ export function PackageSourcesCard(props: { canEdit: boolean }) {
         </Field>
       </fieldset>
       {props.canEdit ? (
-        <div className="actions" style={{ display: 'flex', gap: 12, alignItems: 'center', marginTop: 8 }}>
+        <div className="actions">
           <button type="submit" className="primary" disabled={!dirty || saving}>
             {saving ? 'Saving…' : 'Save package sources'}
           </button>

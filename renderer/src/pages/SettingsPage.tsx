@@ -16,7 +16,7 @@ export function SettingsPage() {
       <div className="page-head">
         <div>
           <h1>Settings</h1>
-          <p>Where this Offhost keeps its data. Set these with environment variables (see the README); editing them here is coming.</p>
+          <p>How this Offhost looks, where it keeps its data (set with environment variables; see the README), and where build jobs get packages.</p>
         </div>
       </div>
       {error && <div className="banner error">{error}</div>}
